@@ -1,0 +1,56 @@
+// The APISIX objects the agent writes, and their deterministic JSON encoding (same object, same
+// bytes), so an unchanged object never produces a new revision.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace agent::apisix {
+
+// One condition of a route's `vars` (lua-resty-expr): [var, ("!",) op, value].
+struct RouteVar {
+  std::string var;
+  std::string op;  // "==", "~~", "~*", ...
+  std::string value;
+  bool negate = false;
+
+  bool operator==(const RouteVar&) const = default;
+};
+
+struct Route {
+  std::string id;
+  std::string name;
+  std::string desc;
+  std::vector<std::string> uris;
+  std::vector<std::string> hosts;  // empty = any host
+  std::vector<RouteVar> vars;
+  int64_t priority = 0;
+  std::string upstream_id;
+};
+
+struct UpstreamNode {
+  std::string host;
+  uint32_t port = 0;
+  uint32_t weight = 1;
+  int32_t priority = 0;  // APISIX: higher first; Envoy's priority 0 (the highest) maps to 0
+
+  bool operator==(const UpstreamNode&) const = default;
+};
+
+struct Upstream {
+  std::string id;
+  std::string name;
+  std::string desc;
+  std::string type = "roundrobin";  // roundrobin | least_conn | chash | ewma
+  std::string hash_on;              // chash only
+  std::string key;                  // chash only
+  std::vector<UpstreamNode> nodes;
+  std::optional<double> connect_timeout_seconds;
+};
+
+std::string EncodeJson(const Route& route);
+std::string EncodeJson(const Upstream& upstream);
+
+}  // namespace agent::apisix

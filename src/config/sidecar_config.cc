@@ -1,0 +1,95 @@
+#include "absl/strings/string_view.h"
+#include "config/sidecar_config.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace agent::config {
+
+void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
+  app.add_option("--provisioner", c.provisioner, "where xDS comes from: xds-v3-file | xds-v3-grpc")
+      ->capture_default_str();
+  app.add_option("--xds-watch-files", c.xds_watch_files,
+                 "xDS DiscoveryResponse JSON files or directories to watch (repeatable, comma-separated)")
+      ->delimiter(',');
+  app.add_option("--xds-config-source", c.xds_config_source,
+                 "management server for xds-v3-grpc, grpc://host:port");
+  app.add_option("--grpc-listen", c.grpc_listen, "etcd v3 API address (gRPC and HTTP on one port), IP:port")
+      ->capture_default_str();
+  app.add_option("--etcd-key-prefix", c.etcd_key_prefix, "key prefix APISIX reads its configuration under")
+      ->capture_default_str();
+  app.add_option("--run-mode", c.run_mode, "standalone | bundle")->capture_default_str();
+  app.add_option("--apisix-bin-path", c.apisix_bin_path, "APISIX executable (bundle mode)")->capture_default_str();
+  app.add_option("--apisix-home-path", c.apisix_home_path, "APISIX home directory (bundle mode)")
+      ->capture_default_str();
+  app.add_option("--log-level", c.log_level, "debug | info | warn | error")->capture_default_str();
+  app.add_option("--log-output", c.log_output, "stderr | stdout | a file path")->capture_default_str();
+}
+
+namespace {
+
+absl::Status CheckOneOf(absl::string_view flag, const std::string& value, std::initializer_list<absl::string_view> ok) {
+  std::string accepted;
+  for (absl::string_view candidate : ok) {
+    if (value == candidate) return absl::OkStatus();
+    absl::StrAppend(&accepted, accepted.empty() ? "" : ", ", candidate);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": unknown value \"", value, "\" (accepted: ", accepted, ")"));
+}
+
+}  // namespace
+
+absl::Status Validate(SidecarConfig& c) {
+  if (auto s = CheckOneOf("--provisioner", c.provisioner, {kProvisionerFile, kProvisionerGrpc}); !s.ok()) return s;
+  if (auto s = CheckOneOf("--run-mode", c.run_mode, {kRunModeStandalone, kRunModeBundle}); !s.ok()) return s;
+  if (auto s = CheckOneOf("--log-level", c.log_level, {"debug", "info", "warn", "error"}); !s.ok()) return s;
+
+  if (c.provisioner == kProvisionerGrpc) {
+    if (c.xds_config_source.empty()) {
+      return absl::InvalidArgumentError("--xds-config-source option is required with --provisioner xds-v3-grpc");
+    }
+    return absl::UnimplementedError(
+        "--provisioner xds-v3-grpc is not supported yet by this build (the ADS client is not built); "
+        "use --provisioner xds-v3-file");
+  }
+  if (c.run_mode == kRunModeBundle) {
+    return absl::UnimplementedError(
+        "--run-mode bundle is not supported yet by this build; use --run-mode standalone and point APISIX's "
+        "etcd.host at --grpc-listen");
+  }
+
+  if (c.xds_watch_files.empty()) {
+    return absl::InvalidArgumentError("--xds-watch-files: at least one file or directory is required with --provisioner xds-v3-file");
+  }
+  for (const std::string& path : c.xds_watch_files) {
+    struct stat st;
+    if (path.empty()) return absl::InvalidArgumentError("--xds-watch-files: empty path in the list");
+    if (::stat(path.c_str(), &st) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--xds-watch-files: ", path, ": ", std::strerror(errno)));
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--xds-watch-files: ", path, ": neither a regular file nor a directory"));
+    }
+  }
+
+  auto listen = ParseListenAddress(c.grpc_listen);
+  if (!listen.ok()) return absl::InvalidArgumentError(absl::StrCat("--grpc-listen: ", listen.status().message()));
+  c.listen = *listen;
+
+  if (!absl::StartsWith(c.etcd_key_prefix, "/") || c.etcd_key_prefix.size() < 2 ||
+      absl::EndsWith(c.etcd_key_prefix, "/")) {
+    return absl::InvalidArgumentError(absl::StrCat("--etcd-key-prefix: \"", c.etcd_key_prefix,
+                                                   "\" must start with '/', not end with '/', and not be \"/\""));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace agent::config

@@ -1,0 +1,43 @@
+// The `sidecar` sub-command's settings: flag registration (names and defaults of the original Go
+// agent) and validation that runs before anything starts.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "config/listen_address.h"
+
+namespace CLI {
+class App;
+}
+
+namespace agent::config {
+
+inline constexpr char kProvisionerFile[] = "xds-v3-file";
+inline constexpr char kProvisionerGrpc[] = "xds-v3-grpc";
+inline constexpr char kRunModeStandalone[] = "standalone";
+inline constexpr char kRunModeBundle[] = "bundle";
+
+struct SidecarConfig {
+  std::string provisioner = kProvisionerFile;
+  std::vector<std::string> xds_watch_files;
+  std::string xds_config_source;
+  std::string grpc_listen = "127.0.0.1:2379";
+  std::string etcd_key_prefix = "/apisix";
+  std::string run_mode = kRunModeStandalone;
+  std::string apisix_bin_path = "/usr/local/bin/apisix";
+  std::string apisix_home_path = "/usr/local/apisix";
+  std::string log_level = "info";
+  std::string log_output = "stderr";
+
+  // Filled by Validate().
+  ListenAddress listen;
+};
+
+void RegisterSidecarFlags(CLI::App& app, SidecarConfig& config);
+
+// Checks every flag; the message names the flag and what it accepts. Fills config.listen.
+absl::Status Validate(SidecarConfig& config);
+
+}  // namespace agent::config

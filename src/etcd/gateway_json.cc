@@ -1,0 +1,58 @@
+#include "absl/strings/string_view.h"
+#include "etcd/gateway_json.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace agent::etcd {
+
+std::string ToGatewayJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = false;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+absl::Status FromGatewayJson(absl::string_view json, google::protobuf::Message* message) {
+  if (absl::StripAsciiWhitespace(json).empty()) return absl::OkStatus();
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto status = google::protobuf::util::JsonStringToMessage(std::string(json), message, options);
+  if (!status.ok()) return absl::InvalidArgumentError(status.message().as_string());
+  return absl::OkStatus();
+}
+
+std::string UnaryErrorBody(const absl::Status& status) {
+  nlohmann::ordered_json body;
+  body["error"] = std::string(status.message());
+  body["message"] = std::string(status.message());
+  body["code"] = static_cast<int>(status.code());
+  return body.dump();
+}
+
+int HttpStatusFromCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kCancelled: return 408;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange: return 400;
+    case absl::StatusCode::kDeadlineExceeded: return 504;
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted: return 409;
+    case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kUnauthenticated: return 401;
+    case absl::StatusCode::kResourceExhausted: return 429;
+    case absl::StatusCode::kUnimplemented: return 501;
+    case absl::StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+}  // namespace agent::etcd

@@ -1,0 +1,265 @@
+#include "absl/strings/string_view.h"
+#include "etcd/http_gateway.h"
+
+#include <atomic>
+#include <memory>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+#include "etcd/gateway_json.h"
+#include "etcd/kv_range.h"
+#include "etcd/watch_stream.h"
+
+namespace agent::etcd {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr size_t kMaxRequestBody = 8 * 1024 * 1024;
+constexpr char kEtcdVersionBody[] = R"({"etcdserver":"3.5.0","etcdcluster":"3.5.0"})";
+
+// etcd's gateway adds these CORS headers to every response.
+void AddEtcdHeaders(http::fields& fields) {
+  fields.set("Access-Control-Allow-Headers", "accept, content-type, authorization");
+  fields.set("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE");
+  fields.set("Access-Control-Allow-Origin", "*");
+}
+
+// Splits a body holding one or more concatenated JSON objects (the gateway decodes requests in a
+// loop). Returns false if the body is not a sequence of complete objects.
+bool SplitJsonObjects(absl::string_view body, std::vector<absl::string_view>& out) {
+  size_t i = 0;
+  while (true) {
+    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+    if (i == body.size()) return true;
+    if (body[i] != '{') return false;
+    size_t start = i;
+    int depth = 0;
+    bool in_string = false;
+    for (; i < body.size(); ++i) {
+      char c = body[i];
+      if (in_string) {
+        if (c == '\\') ++i;
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (--depth == 0) break;
+      }
+    }
+    if (i >= body.size()) return false;
+    out.push_back(body.substr(start, ++i - start));
+  }
+}
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(asio::ip::tcp::socket socket, GatewayContext context)
+      : socket_(std::move(socket)), context_(context) {}
+
+  void Start() { ReadRequest(); }
+
+ private:
+  using Response = http::response<http::string_body>;
+
+  void ReadRequest() {
+    parser_.emplace();
+    parser_->body_limit(kMaxRequestBody);
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
+  }
+
+  void OnRequest(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) {
+      Close();
+      return;
+    }
+    if (ec) {
+      log::Debug("etcd gateway: bad HTTP request: %s", ec.message());
+      auto response = std::make_shared<Response>(http::status::bad_request, 11);
+      response->set(http::field::content_type, "text/plain; charset=utf-8");
+      response->body() = absl::StrCat(ec.message(), "\n");
+      response->keep_alive(false);
+      Send(response);
+      return;
+    }
+    const auto& request = parser_->get();
+    const absl::string_view target(request.target().data(), request.target().size());
+    const absl::string_view path = target.substr(0, target.find('?'));
+
+    if (path == "/version") {
+      if (request.method() != http::verb::get) return SendText(http::status::method_not_allowed, "Method Not Allowed\n");
+      return SendJson(http::status::ok, kEtcdVersionBody);
+    }
+    if (path == "/v3/kv/range") {
+      if (request.method() != http::verb::post) return SendText(http::status::method_not_allowed, "Method Not Allowed\n");
+      return HandleRange(request.body());
+    }
+    if (path == "/v3/watch") {
+      if (request.method() != http::verb::post) return SendText(http::status::method_not_allowed, "Method Not Allowed\n");
+      return StartWatch(request.body());
+    }
+    // The gateway's own 404 under /v3/, Go's mux's elsewhere (APISIX's CLI looks for the latter).
+    if (path.rfind("/v3/", 0) == 0) return SendText(http::status::not_found, "Not Found\n");
+    return SendText(http::status::not_found, "404 page not found\n");
+  }
+
+  void HandleRange(const std::string& body) {
+    etcdserverpb::RangeRequest request;
+    absl::Status parsed = FromGatewayJson(body, &request);
+    if (!parsed.ok()) return SendError(parsed);
+    auto result = ExecuteRange(context_.store, context_.identity, request);
+    if (!result.ok()) return SendError(result.status());
+    SendJson(http::status::ok, ToGatewayJson(*result));
+  }
+
+  void SendError(const absl::Status& status) {
+    SendJson(static_cast<http::status>(HttpStatusFromCode(status.code())), UnaryErrorBody(status));
+  }
+
+  void SendJson(http::status status, std::string body) {
+    auto response = std::make_shared<Response>(status, 11);
+    response->set(http::field::content_type, "application/json");
+    response->body() = std::move(body);
+    Send(response);
+  }
+
+  void SendText(http::status status, std::string body) {
+    auto response = std::make_shared<Response>(status, 11);
+    response->set(http::field::content_type, "text/plain; charset=utf-8");
+    response->set("X-Content-Type-Options", "nosniff");
+    response->body() = std::move(body);
+    Send(response);
+  }
+
+  void Send(const std::shared_ptr<Response>& response) {
+    AddEtcdHeaders(response->base());
+    if (parser_ && parser_->is_done()) response->keep_alive(response->keep_alive() && parser_->get().keep_alive());
+    response->prepare_payload();
+    http::async_write(socket_, *response,
+                      [self = shared_from_this(), response](beast::error_code ec, size_t) {
+                        if (ec || !response->keep_alive()) {
+                          self->Close();
+                        } else {
+                          self->ReadRequest();
+                        }
+                      });
+  }
+
+  // ---- /v3/watch ----
+
+  void StartWatch(const std::string& body) {
+    std::vector<absl::string_view> objects;
+    std::vector<etcdserverpb::WatchRequest> requests;
+    absl::Status status = SplitJsonObjects(body, objects) ? absl::OkStatus()
+                                                          : absl::InvalidArgumentError("unexpected EOF");
+    for (absl::string_view object : objects) {
+      if (!status.ok()) break;
+      status = FromGatewayJson(object, &requests.emplace_back());
+    }
+    // etcd answers 500 once streaming has begun; refusing with a 400 first keeps APISIX from
+    // marking the endpoint unhealthy over a client bug.
+    if (!status.ok()) return SendError(status);
+
+    std::weak_ptr<HttpSession> weak = shared_from_this();
+    watch_ = std::make_unique<WatchStream>(context_.store, context_.identity, [weak] {
+      if (auto self = weak.lock()) self->Wake();
+    });
+    std::string head =
+        "HTTP/1.1 200 OK\r\n"
+        "Access-Control-Allow-Headers: accept, content-type, authorization\r\n"
+        "Access-Control-Allow-Methods: POST, GET, OPTIONS, PUT, DELETE\r\n"
+        "Access-Control-Allow-Origin: *\r\n"
+        "Content-Type: application/json\r\n"
+        "Grpc-Metadata-Content-Type: application/grpc\r\n"
+        "X-Accel-Buffering: no\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n";
+    writing_ = true;
+    auto buffer = std::make_shared<std::string>(std::move(head));
+    asio::async_write(socket_, asio::buffer(*buffer), [self = shared_from_this(), buffer](beast::error_code ec, size_t) {
+      self->OnWatchWrite(ec);
+    });
+    for (const auto& request : requests) watch_->Handle(request);
+    WatchForClose();
+  }
+
+  // The client cancels a watch by closing the connection; anything it sends now is ignored.
+  void WatchForClose() {
+    socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) {
+        self->Close();
+      } else {
+        self->WatchForClose();
+      }
+    });
+  }
+
+  // Called from store commit threads: coalesce into one pump on the session's strand.
+  void Wake() {
+    if (wake_pending_.exchange(true)) return;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->wake_pending_ = false;
+      self->Pump();
+    });
+  }
+
+  void Pump() {
+    if (writing_ || closed_ || !watch_) return;
+    auto message = watch_->Next();
+    if (!message) return;
+    std::string json = absl::StrCat("{\"result\":", ToGatewayJson(*message), "}\n");
+    auto chunk = std::make_shared<std::string>(absl::StrFormat("%x\r\n", json.size()));
+    absl::StrAppend(chunk.get(), json, "\r\n");
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(*chunk), [self = shared_from_this(), chunk](beast::error_code ec, size_t) {
+      self->OnWatchWrite(ec);
+    });
+  }
+
+  void OnWatchWrite(beast::error_code ec) {
+    writing_ = false;
+    if (ec) {
+      Close();
+      return;
+    }
+    Pump();
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    if (watch_) watch_->Shutdown();
+    beast::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  asio::ip::tcp::socket socket_;
+  GatewayContext context_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::unique_ptr<WatchStream> watch_;
+  std::atomic<bool> wake_pending_{false};
+  bool writing_ = false;
+  bool closed_ = false;
+  char discard_[512];
+};
+
+}  // namespace
+
+void ServeHttpConnection(asio::ip::tcp::socket socket, GatewayContext context) {
+  std::make_shared<HttpSession>(std::move(socket), context)->Start();
+}
+
+}  // namespace agent::etcd

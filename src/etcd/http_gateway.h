@@ -1,0 +1,21 @@
+// etcd's HTTP/JSON gateway (what APISIX's lua-resty-etcd speaks) on an accepted connection:
+// HTTP/1.1 keep-alive for unary calls, and /v3/watch as a chunked stream of {"result":…}\n
+// messages, one chunk per message, for as long as the client keeps the connection open.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "etcd/cluster_identity.h"
+#include "store/kv_store.h"
+
+namespace agent::etcd {
+
+struct GatewayContext {
+  store::KvStore& store;
+  const ClusterIdentity& identity;
+};
+
+// Takes over the socket; the session lives until the connection closes.
+void ServeHttpConnection(boost::asio::ip::tcp::socket socket, GatewayContext context);
+
+}  // namespace agent::etcd

@@ -1,0 +1,107 @@
+#include "etcd/server.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstring>
+
+#include <boost/asio/strand.hpp>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "etcd/http_gateway.h"
+
+namespace agent::etcd {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+EtcdServer::EtcdServer(store::KvStore& store, config::ListenAddress listen, int io_threads)
+    : store_(store),
+      listen_(std::move(listen)),
+      io_thread_count_(io_threads),
+      identity_(ClusterIdentity::ForClientUrl(absl::StrCat("http://", listen_.ToString()))),
+      acceptor_(io_),
+      kv_service_(store, identity_),
+      watch_service_(store, identity_) {}
+
+EtcdServer::~EtcdServer() { Stop(); }
+
+absl::Status EtcdServer::Start() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(listen_.ip, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--grpc-listen ", listen_.ToString(), ": ", ec.message()));
+  tcp::endpoint endpoint(address, listen_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", listen_.ToString(), ": ", ec.message()));
+  port_ = acceptor_.local_endpoint().port();
+
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&kv_service_);
+  builder.RegisterService(&watch_service_);
+  builder.SetMaxReceiveMessageSize(8 * 1024 * 1024);
+  grpc_server_ = builder.BuildAndStart();  // no listening port: connections come from Sniff()
+  if (!grpc_server_) return absl::InternalError("the gRPC server did not start");
+
+  Accept();
+  for (int i = 0; i < io_thread_count_; ++i) io_threads_.emplace_back([this] { io_.run(); });
+  return absl::OkStatus();
+}
+
+void EtcdServer::Stop() {
+  if (acceptor_.is_open()) {
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+    });
+  }
+  if (grpc_server_) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    grpc_server_.reset();
+  }
+  io_.stop();
+  for (auto& t : io_threads_) t.join();
+  io_threads_.clear();
+}
+
+void EtcdServer::Accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      Sniff(std::make_shared<tcp::socket>(std::move(socket)));
+    } else {
+      log::Warn("etcd endpoint: accept failed: %s", ec.message());
+    }
+    Accept();
+  });
+}
+
+void EtcdServer::Sniff(std::shared_ptr<tcp::socket> socket) {
+  socket->async_wait(tcp::socket::wait_read, [this, socket](boost::system::error_code ec) {
+    if (ec) return;
+    char peek[3];
+    ssize_t n = ::recv(socket->native_handle(), peek, sizeof(peek), MSG_PEEK);
+    if (n <= 0) return;  // closed before saying anything
+    static constexpr char kPreface[] = "PRI";
+    if (std::memcmp(peek, kPreface, static_cast<size_t>(n)) == 0 && n < 3) {
+      Sniff(socket);  // a partial "PR": wait for the rest
+      return;
+    }
+    if (std::memcmp(peek, kPreface, 3) == 0) {
+      int fd = socket->release();
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+      grpc::AddInsecureChannelFromFd(grpc_server_.get(), fd);
+      return;
+    }
+    ServeHttpConnection(std::move(*socket), GatewayContext{store_, identity_});
+  });
+}
+
+}  // namespace agent::etcd

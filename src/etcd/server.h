@@ -1,0 +1,51 @@
+// The agent's etcd endpoint: ONE port for both protocols, as etcd serves them (DESIGN.md §3). The
+// acceptor peeks at the first bytes of each connection: the HTTP/2 preface ("PRI * HTTP/2.0")
+// hands the socket to the gRPC server, anything else is HTTP/1.1 for the JSON gateway.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <grpcpp/server.h>
+
+#include "absl/status/status.h"
+#include "config/listen_address.h"
+#include "etcd/cluster_identity.h"
+#include "etcd/grpc_services.h"
+#include "store/kv_store.h"
+
+namespace agent::etcd {
+
+class EtcdServer {
+ public:
+  EtcdServer(store::KvStore& store, config::ListenAddress listen, int io_threads = 2);
+  ~EtcdServer();
+
+  absl::Status Start();
+  void Stop();
+
+  uint16_t port() const { return port_; }  // the bound port (useful when asked for port 0)
+  const ClusterIdentity& identity() const { return identity_; }
+
+ private:
+  void Accept();
+  void Sniff(std::shared_ptr<boost::asio::ip::tcp::socket> socket);
+
+  store::KvStore& store_;
+  config::ListenAddress listen_;
+  int io_thread_count_;
+  ClusterIdentity identity_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::thread> io_threads_;
+  KvService kv_service_;
+  WatchService watch_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace agent::etcd

@@ -1,0 +1,150 @@
+#include "etcd/watch_stream.h"
+
+#include <vector>
+
+#include "etcd/kv_range.h"
+
+namespace agent::etcd {
+
+using etcdserverpb::WatchCreateRequest;
+using etcdserverpb::WatchResponse;
+
+WatchStream::WatchStream(store::KvStore& store, const ClusterIdentity& identity, std::function<void()> wake)
+    : store_(store), identity_(identity), wake_(std::move(wake)) {}
+
+WatchStream::~WatchStream() { Shutdown(); }
+
+void WatchStream::Shutdown() {
+  std::map<int64_t, std::unique_ptr<Watcher>> retired;
+  {
+    std::lock_guard lock(mutex_);
+    retired.swap(watchers_);
+  }
+}
+
+void WatchStream::Handle(const etcdserverpb::WatchRequest& request) {
+  switch (request.request_union_case()) {
+    case etcdserverpb::WatchRequest::kCreateRequest:
+      Create(request.create_request());
+      break;
+    case etcdserverpb::WatchRequest::kCancelRequest:
+      Cancel(request.cancel_request().watch_id());
+      break;
+    default:
+      return;  // progress requests arrive with the rest of the watch API
+  }
+  wake_();
+}
+
+void WatchStream::Create(const WatchCreateRequest& request) {
+  auto watcher = std::make_unique<Watcher>();
+  watcher->range = {request.key(), request.range_end()};
+  watcher->prev_kv = request.prev_kv();
+  for (int filter : request.filters()) {
+    if (filter == WatchCreateRequest::NOPUT) watcher->no_put = true;
+    if (filter == WatchCreateRequest::NODELETE) watcher->no_delete = true;
+  }
+  const int64_t current = store_.current_revision();
+  watcher->next_revision = request.start_revision() > 0 ? request.start_revision() : current + 1;
+  // Subscribe before taking mutex_ (lock order: store notifications may be waiting for mutex_).
+  watcher->subscription = store_.Subscribe(watcher->range, [wake = wake_](int64_t) { wake(); });
+
+  std::unique_ptr<Watcher> rejected;
+  std::lock_guard lock(mutex_);
+  WatchResponse created;
+  identity_.Fill(created.mutable_header(), current);
+  created.set_created(true);
+  int64_t id = request.watch_id();
+  if (id != 0 && watchers_.count(id) > 0) {
+    created.set_watch_id(-1);
+    created.set_canceled(true);
+    created.set_cancel_reason("mvcc: duplicate watch ID provided on the WatchStream");
+    rejected = std::move(watcher);
+  } else {
+    if (id == 0) {
+      while (watchers_.count(next_watch_id_) > 0) ++next_watch_id_;
+      id = next_watch_id_++;
+    }
+    watcher->id = id;
+    created.set_watch_id(id);
+    watchers_.emplace(id, std::move(watcher));
+  }
+  control_.push_back(std::move(created));
+  // `rejected` is destroyed after `lock` is released (declared before it).
+}
+
+void WatchStream::Cancel(int64_t watch_id) {
+  std::unique_ptr<Watcher> retired;
+  std::lock_guard lock(mutex_);
+  auto it = watchers_.find(watch_id);
+  if (it == watchers_.end()) return;
+  retired = std::move(it->second);
+  watchers_.erase(it);
+  WatchResponse canceled;
+  identity_.Fill(canceled.mutable_header(), store_.current_revision());
+  canceled.set_watch_id(watch_id);
+  canceled.set_canceled(true);
+  control_.push_back(std::move(canceled));
+}
+
+bool WatchStream::NextEvents(Watcher& w, WatchResponse& out, bool& compacted) {
+  while (true) {
+    store::WatchRead read = store_.ReadEvents(w.range, w.next_revision, 1);
+    if (read.compact_revision > 0) {
+      // etcd's shape: no revision in the header, canceled with the oldest revision still replayable.
+      identity_.Fill(out.mutable_header(), 0);
+      out.set_watch_id(w.id);
+      out.set_canceled(true);
+      out.set_compact_revision(read.compact_revision);
+      compacted = true;
+      return true;
+    }
+    w.next_revision = read.next_revision;
+    if (read.revisions.empty()) return false;
+    const store::Revision& revision = *read.revisions.front();
+    for (const store::Event& event : revision.events) {
+      if (!w.range.Contains(event.kv.key)) continue;
+      const bool is_delete = event.type == store::Event::Type::kDelete;
+      if ((is_delete && w.no_delete) || (!is_delete && w.no_put)) continue;
+      mvccpb::Event* e = out.add_events();
+      e->set_type(is_delete ? mvccpb::Event::DELETE : mvccpb::Event::PUT);
+      ToProto(event.kv, e->mutable_kv());
+      if (w.prev_kv && event.prev_kv) ToProto(*event.prev_kv, e->mutable_prev_kv());
+    }
+    if (out.events_size() == 0) continue;  // everything in this revision was filtered out
+    identity_.Fill(out.mutable_header(), revision.revision);
+    out.set_watch_id(w.id);
+    return true;
+  }
+}
+
+std::optional<WatchResponse> WatchStream::Next() {
+  std::unique_ptr<Watcher> retired;  // destroyed after the lock is released
+  std::lock_guard lock(mutex_);
+  if (!control_.empty()) {
+    WatchResponse response = std::move(control_.front());
+    control_.pop_front();
+    return response;
+  }
+  if (watchers_.empty()) return std::nullopt;
+  const int64_t current = store_.current_revision();
+  // Round robin: start after the watcher served last, so one busy watcher cannot starve others.
+  auto start = watchers_.upper_bound(last_served_);
+  for (size_t visited = 0; visited < watchers_.size(); ++visited, ++start) {
+    if (start == watchers_.end()) start = watchers_.begin();
+    Watcher& w = *start->second;
+    if (w.next_revision > current) continue;
+    WatchResponse response;
+    bool compacted = false;
+    if (!NextEvents(w, response, compacted)) continue;
+    last_served_ = w.id;
+    if (compacted) {
+      retired = std::move(start->second);
+      watchers_.erase(start);
+    }
+    return response;
+  }
+  return std::nullopt;
+}
+
+}  // namespace agent::etcd

@@ -1,0 +1,64 @@
+// One etcd watch stream (a gRPC Watch call or an HTTP /v3/watch response), independent of the
+// transport: it takes WatchRequests and hands out WatchResponses when the transport is ready for
+// one. Events are pulled from the store's history at the transport's pace, so a slow client only
+// delays itself (DESIGN.md §5).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "etcd/cluster_identity.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
+#include "store/kv_store.h"
+
+namespace agent::etcd {
+
+class WatchStream {
+ public:
+  // `wake` is called, from any thread, when Next() may have a new message. It must not call Next()
+  // synchronously while holding locks a store commit could wait on; transports post or re-check.
+  WatchStream(store::KvStore& store, const ClusterIdentity& identity, std::function<void()> wake);
+  ~WatchStream();
+
+  void Handle(const etcdserverpb::WatchRequest& request);
+
+  // The next message to send; nullopt when there is nothing to send now.
+  std::optional<etcdserverpb::WatchResponse> Next();
+
+  // Drops every watcher; after it returns, `wake` is no longer called.
+  void Shutdown();
+
+ private:
+  struct Watcher {
+    int64_t id = 0;
+    store::KeyRange range;
+    int64_t next_revision = 0;
+    bool prev_kv = false;
+    bool no_put = false;
+    bool no_delete = false;
+    std::unique_ptr<store::Subscription> subscription;
+  };
+
+  void Create(const etcdserverpb::WatchCreateRequest& request);
+  void Cancel(int64_t watch_id);
+  // Fills `out` with the watcher's next revision of events; false if it has none now. Sets
+  // `compacted` when the watcher fell out of history and must be canceled.
+  bool NextEvents(Watcher& watcher, etcdserverpb::WatchResponse& out, bool& compacted);
+
+  store::KvStore& store_;
+  const ClusterIdentity& identity_;
+  std::function<void()> wake_;
+
+  std::mutex mutex_;
+  std::deque<etcdserverpb::WatchResponse> control_;  // created / canceled, sent before events
+  std::map<int64_t, std::unique_ptr<Watcher>> watchers_;
+  int64_t next_watch_id_ = 0;
+  int64_t last_served_ = -1;  // round robin among watchers with pending events
+};
+
+}  // namespace agent::etcd

@@ -1,0 +1,48 @@
+#include "reconcile/reconciler.h"
+
+#include "apisix/resources.h"
+#include "common/logging.h"
+#include "translate/translator.h"
+
+namespace agent::reconcile {
+
+Reconciler::Reconciler(store::KvStore& store, apisix::KeyLayout layout) : store_(store), layout_(std::move(layout)) {}
+
+void Reconciler::Initialize() {
+  std::vector<store::Mutation> mutations;
+  for (std::string& key : layout_.DirectoryPlaceholderKeys()) {
+    mutations.push_back(store::Mutation::Put(std::move(key), apisix::kDirectoryPlaceholderValue));
+  }
+  store_.Commit(mutations);
+}
+
+ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
+  translate::Translation translation = translate::Translate(snapshot);
+  for (const translate::Skipped& s : translation.skipped) log::Warn("translation skipped %s", s.ToString());
+
+  std::map<std::string, std::string> desired;
+  for (const apisix::Upstream& u : translation.upstreams) desired.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
+  for (const apisix::Route& r : translation.routes) desired.emplace(layout_.RouteKey(r.id), EncodeJson(r));
+
+  ApplyStats stats;
+  stats.routes = translation.routes.size();
+  stats.upstreams = translation.upstreams.size();
+  stats.skipped = translation.skipped.size();
+
+  std::lock_guard lock(mutex_);
+  // One commit: a watcher receives routes and their upstreams in one message, in any key order.
+  std::vector<store::Mutation> mutations;
+  for (const auto& [key, value] : desired) {
+    auto it = applied_.find(key);
+    if (it == applied_.end() || it->second != value) mutations.push_back(store::Mutation::Put(key, value));
+  }
+  for (const auto& [key, value] : applied_) {
+    if (desired.count(key) == 0) mutations.push_back(store::Mutation::Delete(key));
+  }
+  for (const auto& m : mutations) (m.kind == store::Mutation::Kind::kPut ? stats.puts : stats.deletes) += 1;
+  stats.revision = mutations.empty() ? store_.current_revision() : store_.Commit(mutations);
+  applied_ = std::move(desired);
+  return stats;
+}
+
+}  // namespace agent::reconcile

@@ -1,0 +1,42 @@
+// The one place that joins xDS and the store: each new xDS snapshot is translated, diffed against
+// what the agent last wrote, and applied as ONE store transaction (one revision), so APISIX sees a
+// route and the upstream it points at appear together (DESIGN.md §4).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "apisix/key_layout.h"
+#include "store/kv_store.h"
+#include "xds/resource_snapshot.h"
+
+namespace agent::reconcile {
+
+struct ApplyStats {
+  int64_t revision = 0;  // the store revision after applying
+  size_t puts = 0;
+  size_t deletes = 0;
+  size_t routes = 0;
+  size_t upstreams = 0;
+  size_t skipped = 0;
+};
+
+class Reconciler {
+ public:
+  Reconciler(store::KvStore& store, apisix::KeyLayout layout);
+
+  // Writes the directory placeholders APISIX needs before any configuration (one revision).
+  void Initialize();
+
+  ApplyStats Apply(const xds::ResourceSnapshot& snapshot);
+
+ private:
+  store::KvStore& store_;
+  const apisix::KeyLayout layout_;
+  std::mutex mutex_;
+  std::map<std::string, std::string> applied_;  // key → value the agent owns in the store
+};
+
+}  // namespace agent::reconcile

@@ -1,0 +1,160 @@
+#include "store/kv_store.h"
+
+#include <algorithm>
+
+namespace agent::store {
+
+KvStore::KvStore(StoreOptions options) : options_(options), revision_(options.initial_revision) {}
+
+KvStore::~KvStore() = default;
+
+KeyValue KvStore::ToKeyValue(const std::string& key, const Record& r) {
+  return KeyValue{key, r.value, r.create_revision, r.mod_revision, r.version, r.lease};
+}
+
+int64_t KvStore::current_revision() const {
+  std::shared_lock lock(mutex_);
+  return revision_;
+}
+
+int64_t KvStore::compacted_revision() const {
+  std::shared_lock lock(mutex_);
+  return compacted_;
+}
+
+int64_t KvStore::Commit(const std::vector<Mutation>& mutations) {
+  std::shared_ptr<const Revision> committed;
+  {
+    std::unique_lock lock(mutex_);
+    auto entry = std::make_shared<Revision>();
+    const int64_t rev = revision_ + 1;
+    entry->revision = rev;
+    for (const Mutation& m : mutations) {
+      auto it = keys_.find(m.key);
+      if (m.kind == Mutation::Kind::kPut) {
+        Event event;
+        if (it == keys_.end()) {
+          it = keys_.emplace(m.key, Record{m.value, rev, rev, 1, 0}).first;
+        } else {
+          event.prev_kv = ToKeyValue(it->first, it->second);
+          it->second.value = m.value;
+          it->second.mod_revision = rev;
+          it->second.version += 1;
+        }
+        event.type = Event::Type::kPut;
+        event.kv = ToKeyValue(it->first, it->second);
+        entry->events.push_back(std::move(event));
+      } else if (it != keys_.end()) {
+        Event event;
+        event.type = Event::Type::kDelete;
+        event.kv.key = m.key;
+        event.kv.mod_revision = rev;
+        event.prev_kv = ToKeyValue(it->first, it->second);
+        keys_.erase(it);
+        entry->events.push_back(std::move(event));
+      }
+    }
+    if (entry->events.empty()) return revision_;
+    revision_ = rev;
+    history_events_ += entry->events.size();
+    history_.push_back(entry);
+    TrimHistoryLocked();
+    committed = std::move(entry);
+  }
+
+  std::lock_guard watch_lock(watch_mutex_);
+  for (auto& [id, watch] : watches_) {
+    bool touched = std::any_of(committed->events.begin(), committed->events.end(),
+                               [&](const Event& e) { return watch.range.Contains(e.kv.key); });
+    if (touched) watch.on_change(committed->revision);
+  }
+  return committed->revision;
+}
+
+void KvStore::TrimHistoryLocked() {
+  while (history_.size() > 1 &&
+         (history_.size() > options_.max_history_revisions || history_events_ > options_.max_history_events)) {
+    compacted_ = history_.front()->revision;
+    history_events_ -= history_.front()->events.size();
+    history_.pop_front();
+  }
+}
+
+absl::StatusOr<RangeResult> KvStore::Range(const RangeQuery& query) const {
+  std::shared_lock lock(mutex_);
+  const int64_t rev = query.revision > 0 ? query.revision : revision_;
+  if (rev > revision_) return absl::OutOfRangeError("etcdserver: mvcc: required revision is a future revision");
+  if (rev < compacted_) return absl::OutOfRangeError("etcdserver: mvcc: required revision has been compacted");
+
+  RangeResult result;
+  result.revision = revision_;
+  const KeyRange& range = query.range;
+  auto emit = [&](KeyValue kv) {
+    ++result.count;
+    if (query.count_only) return;
+    if (query.limit > 0 && static_cast<int64_t>(result.kvs.size()) >= query.limit) {
+      result.more = true;
+      return;
+    }
+    result.kvs.push_back(std::move(kv));
+  };
+
+  auto first = range.IsSingle() ? keys_.find(range.key) : keys_.lower_bound(range.key);
+  if (rev == revision_) {
+    for (auto it = first; it != keys_.end() && range.Contains(it->first); ++it) emit(ToKeyValue(it->first, it->second));
+    return result;
+  }
+
+  // A past revision: start from the current state of the range and undo later revisions.
+  std::map<std::string, KeyValue, std::less<>> state;
+  for (auto it = first; it != keys_.end() && range.Contains(it->first); ++it) {
+    state.emplace(it->first, ToKeyValue(it->first, it->second));
+  }
+  for (auto h = history_.rbegin(); h != history_.rend() && (*h)->revision > rev; ++h) {
+    for (auto e = (*h)->events.rbegin(); e != (*h)->events.rend(); ++e) {
+      if (!range.Contains(e->kv.key)) continue;
+      if (e->prev_kv) {
+        state.insert_or_assign(e->kv.key, *e->prev_kv);
+      } else {
+        state.erase(e->kv.key);
+      }
+    }
+  }
+  for (auto& [key, kv] : state) emit(std::move(kv));
+  return result;
+}
+
+WatchRead KvStore::ReadEvents(const KeyRange& range, int64_t from_revision, size_t max_revisions) const {
+  std::shared_lock lock(mutex_);
+  WatchRead read;
+  if (from_revision <= compacted_) {
+    read.compact_revision = compacted_ + 1;
+    return read;
+  }
+  read.next_revision = std::max(from_revision, int64_t{1});
+  if (history_.empty() || from_revision > revision_) return read;
+  const int64_t oldest = history_.front()->revision;
+  size_t index = from_revision <= oldest ? 0 : static_cast<size_t>(from_revision - oldest);
+  for (; index < history_.size() && read.revisions.size() < max_revisions; ++index) {
+    const auto& entry = history_[index];
+    read.next_revision = entry->revision + 1;
+    bool touched = std::any_of(entry->events.begin(), entry->events.end(),
+                               [&](const Event& e) { return range.Contains(e.kv.key); });
+    if (touched) read.revisions.push_back(entry);
+  }
+  return read;
+}
+
+std::unique_ptr<Subscription> KvStore::Subscribe(KeyRange range, std::function<void(int64_t)> on_change) {
+  std::lock_guard lock(watch_mutex_);
+  uint64_t id = next_watch_id_++;
+  watches_.emplace(id, Watch{std::move(range), std::move(on_change)});
+  return std::unique_ptr<Subscription>(new Subscription(this, id));
+}
+
+void KvStore::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(watch_mutex_);
+  watches_.erase(id);
+}
+
+}  // namespace agent::store

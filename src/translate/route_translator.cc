@@ -1,0 +1,107 @@
+#include "translate/route_translator.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "translate/match_translator.h"
+
+namespace agent::translate {
+
+using envoy::config::route::v3::RouteAction;
+
+namespace {
+
+std::string StripPort(const std::string& domain) {
+  size_t colon = domain.rfind(':');
+  if (colon == std::string::npos) return domain;
+  size_t bracket = domain.rfind(']');
+  if (bracket != std::string::npos && bracket > colon) return domain;  // bare [v6] literal
+  if (bracket == std::string::npos && domain.find(':') != colon) return domain;  // bare v6 literal
+  uint32_t port;
+  if (!absl::SimpleAtoi(domain.substr(colon + 1), &port)) return domain;
+  return domain.substr(0, colon);
+}
+
+}  // namespace
+
+HostTranslation TranslateDomains(const google::protobuf::RepeatedPtrField<std::string>& domains,
+                                 const std::string& resource, Diagnostics& skipped) {
+  HostTranslation out;
+  bool any_host = false;
+  for (const std::string& raw : domains) {
+    std::string domain = absl::AsciiStrToLower(StripPort(raw));
+    if (domain == "*") {
+      any_host = true;
+    } else if (absl::EndsWith(domain, "*")) {
+      skipped.push_back({resource, "domains", absl::StrCat("\"", raw, "\": APISIX hosts cannot end in a wildcard")});
+    } else {
+      out.tier = std::max(out.tier, absl::StartsWith(domain, "*") ? 1 : 2);
+      if (std::find(out.hosts.begin(), out.hosts.end(), domain) == out.hosts.end()) out.hosts.push_back(domain);
+    }
+  }
+  if (any_host) {
+    out.hosts.clear();  // "*" matches every host, which the other domains only narrow
+    out.tier = 0;
+  } else if (out.hosts.empty() && !domains.empty()) {
+    out.usable = false;
+  }
+  return out;
+}
+
+void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfiguration& config,
+                                 const std::map<std::string, std::string>& upstream_ids, apisix::IdAllocator& ids,
+                                 std::vector<apisix::Route>& routes, Diagnostics& skipped) {
+  for (const auto& vhost : config.virtual_hosts()) {
+    const std::string vhost_resource =
+        absl::StrCat("RouteConfiguration ", config.name(), ", virtual host ", vhost.name());
+    HostTranslation hosts = TranslateDomains(vhost.domains(), vhost_resource, skipped);
+    if (!hosts.usable) {
+      skipped.push_back({vhost_resource, "domains", "no domain APISIX can express; the virtual host is dropped"});
+      continue;
+    }
+    const int route_count = vhost.routes_size();
+    for (int i = 0; i < route_count; ++i) {
+      const auto& route = vhost.routes(i);
+      const std::string route_label = route.name().empty() ? absl::StrCat("#", i) : route.name();
+      const std::string resource = absl::StrCat(vhost_resource, ", route ", route_label);
+      if (i >= kMaxRoutesPerVirtualHost) {
+        skipped.push_back({resource, "", "too many routes in one virtual host to keep their order"});
+        break;
+      }
+      if (!route.has_route()) {
+        skipped.push_back({resource, "action", "only forwarding routes (route) are translated yet"});
+        continue;
+      }
+      const RouteAction& action = route.route();
+      if (action.cluster_specifier_case() != RouteAction::kCluster) {
+        skipped.push_back({resource, "route.cluster_specifier", "only a single named cluster is translated yet"});
+        continue;
+      }
+      auto upstream = upstream_ids.find(action.cluster());
+      if (upstream == upstream_ids.end()) {
+        skipped.push_back({resource, "route.cluster", absl::StrCat("cluster ", action.cluster(), " is not known")});
+        continue;
+      }
+      auto match = TranslateMatch(route.match(), resource, skipped);
+      if (!match) continue;
+
+      apisix::Route out;
+      // Route names repeat across virtual hosts (Istio's "default"); the path to the route is unique.
+      out.id = ids.Assign(absl::StrCat("route:", config.name(), "/", vhost.name(), "/", route_label));
+      out.name = absl::StrCat(vhost.name(), "/", route_label);
+      out.desc = absl::StrCat("xds route configuration ", config.name(), ", virtual host ", vhost.name(), ", route ",
+                              route_label);
+      out.uris = std::move(match->uris);
+      out.vars = std::move(match->vars);
+      out.hosts = hosts.hosts;
+      out.priority = hosts.tier * kPriorityPerDomainTier + (kMaxRoutesPerVirtualHost - i);
+      out.upstream_id = upstream->second;
+      routes.push_back(std::move(out));
+    }
+  }
+}
+
+}  // namespace agent::translate

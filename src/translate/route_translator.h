@@ -1,0 +1,35 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "apisix/ids.h"
+#include "apisix/resources.h"
+#include "envoy/config/route/v3/route.pb.h"
+#include "translate/diagnostics.h"
+
+namespace agent::translate {
+
+// Envoy picks a virtual host by its most specific domain, then the first matching route in order.
+// APISIX picks the highest priority, so a route's priority encodes both: the domain tier (exact >
+// *.suffix > *) in the millions, and the position inside its virtual host below that.
+inline constexpr int64_t kPriorityPerDomainTier = 1000000;
+inline constexpr int64_t kMaxRoutesPerVirtualHost = kPriorityPerDomainTier - 1;
+
+// Virtual host domains as APISIX hosts: ports stripped, duplicates removed, "*" = any host (empty).
+// Domains APISIX cannot express (prefix wildcards such as "foo.*") are reported and left out.
+struct HostTranslation {
+  std::vector<std::string> hosts;
+  int tier = 0;  // 2 exact, 1 suffix wildcard, 0 any
+  bool usable = true;  // false: the virtual host had domains, none expressible
+};
+HostTranslation TranslateDomains(const google::protobuf::RepeatedPtrField<std::string>& domains,
+                                 const std::string& resource, Diagnostics& skipped);
+
+// Routes of one RouteConfiguration. `upstream_ids` maps cluster names to upstream IDs.
+void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfiguration& config,
+                                 const std::map<std::string, std::string>& upstream_ids, apisix::IdAllocator& ids,
+                                 std::vector<apisix::Route>& routes, Diagnostics& skipped);
+
+}  // namespace agent::translate

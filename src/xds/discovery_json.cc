@@ -1,0 +1,113 @@
+#include "absl/strings/string_view.h"
+#include "xds/discovery_json.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace agent::xds {
+namespace {
+
+constexpr char kTypeKey[] = "@type";
+constexpr char kStructType[] = "type.googleapis.com/google.protobuf.Struct";
+
+bool IsKnownType(absl::string_view type_url) {
+  size_t slash = type_url.rfind('/');
+  std::string name(slash == absl::string_view::npos ? type_url : type_url.substr(slash + 1));
+  return google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(name) != nullptr;
+}
+
+// protobuf's JSON parser rejects a whole message when an Any names a type it cannot resolve (Istio
+// puts Wasm and istio.* filters in typed_config). Such an Any becomes an empty Struct that keeps
+// the original type URL, so the rest of the document still parses and logs can name what was dropped.
+void ReplaceUnknownAnys(nlohmann::json& node, std::vector<std::string>& unknown) {
+  if (node.is_array()) {
+    for (auto& element : node) ReplaceUnknownAnys(element, unknown);
+    return;
+  }
+  if (!node.is_object()) return;
+  auto type = node.find(kTypeKey);
+  if (type != node.end() && type->is_string() && !IsKnownType(type->get<std::string>())) {
+    std::string url = type->get<std::string>();
+    unknown.push_back(url);
+    node = nlohmann::json{{kTypeKey, kStructType}, {"value", {{"unknown_type_url", url}}}};
+    return;
+  }
+  for (auto& [key, value] : node.items()) ReplaceUnknownAnys(value, unknown);
+}
+
+template <typename Message>
+void Insert(std::map<std::string, Message>& into, Message message, DecodeReport& report) {
+  std::string name = message.name();
+  if (name.empty()) {
+    report.skipped_resources.push_back(absl::StrCat(Message::descriptor()->full_name(), ": resource without a name"));
+    return;
+  }
+  if (into.count(name) > 0) {
+    report.skipped_resources.push_back(
+        absl::StrCat(Message::descriptor()->full_name(), " ", name, ": duplicate name, the later one is used"));
+  }
+  into.insert_or_assign(std::move(name), std::move(message));
+}
+
+}  // namespace
+
+absl::StatusOr<ResourceSnapshot> DecodeDiscoveryResponseJson(absl::string_view json, DecodeReport* report) {
+  nlohmann::json document = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) {
+    // Re-parse with exceptions only on the error path, for the parser's position and reason.
+    try {
+      auto reparsed = nlohmann::json::parse(json);
+      (void)reparsed;
+    } catch (const nlohmann::json::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", e.what()));
+    }
+    return absl::InvalidArgumentError("not valid JSON");
+  }
+  if (!document.is_object()) return absl::InvalidArgumentError("not a DiscoveryResponse: the document is not a JSON object");
+  ReplaceUnknownAnys(document, report->unknown_types);
+
+  envoy::service::discovery::v3::DiscoveryResponse response;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto status = google::protobuf::util::JsonStringToMessage(document.dump(), &response, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("not a DiscoveryResponse: ", status.message().as_string()));
+  }
+
+  ResourceSnapshot snapshot;
+  for (const google::protobuf::Any& any : response.resources()) {
+    const std::string& type = any.type_url();
+    bool ok = true;
+    if (type == kListenerType) {
+      envoy::config::listener::v3::Listener m;
+      if ((ok = any.UnpackTo(&m))) Insert(snapshot.listeners, std::move(m), *report);
+    } else if (type == kRouteConfigurationType) {
+      envoy::config::route::v3::RouteConfiguration m;
+      if ((ok = any.UnpackTo(&m))) Insert(snapshot.route_configurations, std::move(m), *report);
+    } else if (type == kClusterType) {
+      envoy::config::cluster::v3::Cluster m;
+      if ((ok = any.UnpackTo(&m))) Insert(snapshot.clusters, std::move(m), *report);
+    } else if (type == kClusterLoadAssignmentType) {
+      envoy::config::endpoint::v3::ClusterLoadAssignment m;
+      if ((ok = any.UnpackTo(&m))) {
+        // A CLA is named by cluster_name.
+        std::string name = m.cluster_name();
+        if (name.empty()) {
+          report->skipped_resources.push_back("ClusterLoadAssignment: resource without a cluster_name");
+        } else {
+          snapshot.cluster_load_assignments.insert_or_assign(std::move(name), std::move(m));
+        }
+      }
+    } else {
+      report->skipped_resources.push_back(absl::StrCat(type, ": resource type not used by the agent"));
+    }
+    if (!ok) report->skipped_resources.push_back(absl::StrCat(type, ": payload does not decode"));
+  }
+  return snapshot;
+}
+
+}  // namespace agent::xds

@@ -1,0 +1,25 @@
+// Decodes a JSON DiscoveryResponse (the xds-v3-file format) into typed resources.
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "xds/resource_snapshot.h"
+
+namespace agent::xds {
+
+struct DecodeReport {
+  // Type URLs of `Any`s the agent has no definition for, at any depth; those parts were dropped.
+  std::vector<std::string> unknown_types;
+  // Resources not taken: "<type or name>: <reason>".
+  std::vector<std::string> skipped_resources;
+};
+
+// Fails (with the parser's reason) only when the document as a whole is unusable: not JSON, not a
+// DiscoveryResponse. A resource of an unknown or unused type is reported, not fatal.
+absl::StatusOr<ResourceSnapshot> DecodeDiscoveryResponseJson(absl::string_view json, DecodeReport* report);
+
+}  // namespace agent::xds

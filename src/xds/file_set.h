@@ -1,0 +1,38 @@
+// The resources contributed by each watched xDS file, and their union. Pure bookkeeping (no
+// inotify), so the keep-last-good and removal rules are unit-tested directly.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "xds/resource_snapshot.h"
+
+namespace agent::xds {
+
+class FileSet {
+ public:
+  // Reads and decodes `path`. On failure the file's previous resources stay in force and the error
+  // names the path and the reason. Returns OK with changed=false when the content is unchanged.
+  absl::Status Load(const std::string& path, bool* changed);
+
+  // The file is gone: what it contributed is removed. Returns whether it had contributed anything.
+  bool Remove(const std::string& path);
+
+  bool Contains(const std::string& path) const { return files_.count(path) > 0; }
+
+  // Union over files in path order; a name defined by two files resolves to the later path.
+  ResourceSnapshot Merge() const;
+
+ private:
+  struct FileState {
+    std::string content;
+    ResourceSnapshot resources;
+  };
+  std::map<std::string, FileState> files_;
+};
+
+// Whether a directory entry looks like an xDS file rather than an editor's temporary or backup.
+bool IsXdsFileName(const std::string& name);
+
+}  // namespace agent::xds

@@ -1,0 +1,31 @@
+// The xDS resources the agent knows, per type and by name: the translator's whole input.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/config/route/v3/route.pb.h"
+
+namespace agent::xds {
+
+inline constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
+inline constexpr char kRouteConfigurationType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+inline constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+inline constexpr char kClusterLoadAssignmentType[] =
+    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+
+struct ResourceSnapshot {
+  std::map<std::string, envoy::config::listener::v3::Listener> listeners;
+  std::map<std::string, envoy::config::route::v3::RouteConfiguration> route_configurations;
+  std::map<std::string, envoy::config::cluster::v3::Cluster> clusters;
+  std::map<std::string, envoy::config::endpoint::v3::ClusterLoadAssignment> cluster_load_assignments;
+
+  size_t size() const {
+    return listeners.size() + route_configurations.size() + clusters.size() + cluster_load_assignments.size();
+  }
+};
+
+}  // namespace agent::xds

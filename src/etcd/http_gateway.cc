@@ -13,7 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
 #include "etcd/gateway_json.h"
-#include "etcd/kv_range.h"
+#include "etcd/gateway_router.h"
 #include "etcd/watch_stream.h"
 
 namespace agent::etcd {
@@ -25,7 +25,7 @@ namespace http = beast::http;
 namespace {
 
 constexpr size_t kMaxRequestBody = 8 * 1024 * 1024;
-constexpr char kEtcdVersionBody[] = R"({"etcdserver":"3.5.0","etcdcluster":"3.5.0"})";
+
 
 // etcd's gateway adds these CORS headers to every response.
 void AddEtcdHeaders(http::fields& fields) {
@@ -96,32 +96,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     const auto& request = parser_->get();
     const absl::string_view target(request.target().data(), request.target().size());
-    const absl::string_view path = target.substr(0, target.find('?'));
-
-    if (path == "/version") {
-      if (request.method() != http::verb::get) return SendText(http::status::method_not_allowed, "Method Not Allowed\n");
-      return SendJson(http::status::ok, kEtcdVersionBody);
-    }
-    if (path == "/v3/kv/range") {
-      if (request.method() != http::verb::post) return SendText(http::status::method_not_allowed, "Method Not Allowed\n");
-      return HandleRange(request.body());
-    }
-    if (path == "/v3/watch") {
-      if (request.method() != http::verb::post) return SendText(http::status::method_not_allowed, "Method Not Allowed\n");
-      return StartWatch(request.body());
-    }
-    // The gateway's own 404 under /v3/, Go's mux's elsewhere (APISIX's CLI looks for the latter).
-    if (path.rfind("/v3/", 0) == 0) return SendText(http::status::not_found, "Not Found\n");
-    return SendText(http::status::not_found, "404 page not found\n");
-  }
-
-  void HandleRange(const std::string& body) {
-    etcdserverpb::RangeRequest request;
-    absl::Status parsed = FromGatewayJson(body, &request);
-    if (!parsed.ok()) return SendError(parsed);
-    auto result = ExecuteRange(context_.store, context_.identity, request);
-    if (!result.ok()) return SendError(result.status());
-    SendJson(http::status::ok, ToGatewayJson(*result));
+    const std::string method(request.method_string().data(), request.method_string().size());
+    auto reply = HandleUnaryRequest(method, target, request.body(), context_);
+    if (!reply) return StartWatch(request.body());
+    auto response = std::make_shared<Response>(static_cast<http::status>(reply->status), 11);
+    response->set(http::field::content_type, reply->content_type);
+    if (reply->content_type.rfind("text/plain", 0) == 0) response->set("X-Content-Type-Options", "nosniff");
+    response->body() = std::move(reply->body);
+    Send(response);
   }
 
   void SendError(const absl::Status& status) {
@@ -131,14 +113,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void SendJson(http::status status, std::string body) {
     auto response = std::make_shared<Response>(status, 11);
     response->set(http::field::content_type, "application/json");
-    response->body() = std::move(body);
-    Send(response);
-  }
-
-  void SendText(http::status status, std::string body) {
-    auto response = std::make_shared<Response>(status, 11);
-    response->set(http::field::content_type, "text/plain; charset=utf-8");
-    response->set("X-Content-Type-Options", "nosniff");
     response->body() = std::move(body);
     Send(response);
   }

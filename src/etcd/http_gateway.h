@@ -5,15 +5,11 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
-#include "etcd/cluster_identity.h"
-#include "store/kv_store.h"
+#include "etcd/gateway_router.h"
 
 namespace agent::etcd {
 
-struct GatewayContext {
-  store::KvStore& store;
-  const ClusterIdentity& identity;
-};
+
 
 // Takes over the socket; the session lives until the connection closes.
 void ServeHttpConnection(boost::asio::ip::tcp::socket socket, GatewayContext context);

@@ -47,6 +47,18 @@ std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const x
     return std::nullopt;
   }
 
+  switch (cluster.type()) {
+    case Cluster::STATIC:
+    case Cluster::STRICT_DNS:
+    case Cluster::LOGICAL_DNS:
+    case Cluster::EDS:
+      break;
+    default:
+      skipped.push_back({resource, "type",
+                         absl::StrCat(Cluster::DiscoveryType_Name(cluster.type()), " clusters are not translated yet")});
+      return std::nullopt;
+  }
+
   apisix::Upstream upstream;
   upstream.name = cluster.name();
   upstream.desc = absl::StrCat("xds cluster ", cluster.name());
@@ -74,10 +86,7 @@ std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const x
       break;
     }
     default:
-      skipped.push_back({resource, "type",
-                         absl::StrCat(Cluster::DiscoveryType_Name(cluster.type()),
-                                      " clusters are not translated yet")});
-      return std::nullopt;
+      break;  // excluded above
   }
   return upstream;
 }

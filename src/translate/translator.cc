@@ -1,5 +1,7 @@
 #include "translate/translator.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "translate/cluster_translator.h"
@@ -57,7 +59,11 @@ Translation Translate(const xds::ResourceSnapshot& snapshot) {
   for (const auto& [name, config] : snapshot.route_configurations) {
     TranslateRouteConfiguration(config, upstream_ids, ids, out.routes, out.skipped);
   }
+  std::set<std::string> translated;
+  for (const auto& [name, config] : snapshot.route_configurations) translated.insert(name);
   for (const auto& config : InlineRouteConfigurations(snapshot, out.skipped)) {
+    // Listeners repeat one inline configuration in several filter chains; translate it once.
+    if (!translated.insert(config.name()).second) continue;
     TranslateRouteConfiguration(config, upstream_ids, ids, out.routes, out.skipped);
   }
   return out;

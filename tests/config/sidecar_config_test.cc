@@ -1,0 +1,93 @@
+#include "config/sidecar_config.h"
+
+#include <gtest/gtest.h>
+
+namespace agent::config {
+namespace {
+
+SidecarConfig Valid() {
+  SidecarConfig c;
+  c.xds_watch_files = {AGENT_EXAMPLES_DIR "/xds"};
+  return c;
+}
+
+std::string ErrorOf(SidecarConfig c) { return std::string(Validate(c).message()); }
+
+TEST(SidecarConfigTest, DefaultsMatchTheOriginalAgent) {
+  SidecarConfig c;
+  EXPECT_EQ(c.provisioner, "xds-v3-file");
+  EXPECT_EQ(c.grpc_listen, "127.0.0.1:2379");
+  EXPECT_EQ(c.etcd_key_prefix, "/apisix");
+  EXPECT_EQ(c.run_mode, "standalone");
+  EXPECT_EQ(c.apisix_bin_path, "/usr/local/bin/apisix");
+  EXPECT_EQ(c.apisix_home_path, "/usr/local/apisix");
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.log_output, "stderr");
+}
+
+TEST(SidecarConfigTest, AcceptsAValidConfiguration) {
+  SidecarConfig c = Valid();
+  ASSERT_TRUE(Validate(c).ok());
+  EXPECT_EQ(c.listen.ip, "127.0.0.1");
+  EXPECT_EQ(c.listen.port, 2379);
+}
+
+TEST(SidecarConfigTest, ErrorsNameTheFlagAndWhatIsAccepted) {
+  SidecarConfig c = Valid();
+  c.provisioner = "xds-v2";
+  EXPECT_EQ(ErrorOf(c), "--provisioner: unknown value \"xds-v2\" (accepted: xds-v3-file, xds-v3-grpc)");
+
+  c = Valid();
+  c.run_mode = "sidecar";
+  EXPECT_EQ(ErrorOf(c), "--run-mode: unknown value \"sidecar\" (accepted: standalone, bundle)");
+
+  c = Valid();
+  c.log_level = "trace";
+  EXPECT_EQ(ErrorOf(c), "--log-level: unknown value \"trace\" (accepted: debug, info, warn, error)");
+
+  c = Valid();
+  c.grpc_listen = "localhost:2379";
+  EXPECT_NE(ErrorOf(c).find("--grpc-listen: \"localhost:2379\" is not IP:port"), std::string::npos);
+  c.grpc_listen = "127.0.0.1:99999";
+  EXPECT_NE(ErrorOf(c).find("--grpc-listen"), std::string::npos);
+
+  c = Valid();
+  c.etcd_key_prefix = "apisix/";
+  EXPECT_NE(ErrorOf(c).find("--etcd-key-prefix"), std::string::npos);
+
+  c = Valid();
+  c.xds_watch_files = {"/nonexistent/xds"};
+  EXPECT_EQ(ErrorOf(c), "--xds-watch-files: /nonexistent/xds: No such file or directory");
+
+  c = Valid();
+  c.xds_watch_files.clear();
+  EXPECT_NE(ErrorOf(c).find("--xds-watch-files: at least one"), std::string::npos);
+}
+
+TEST(SidecarConfigTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
+  SidecarConfig c = Valid();
+  c.provisioner = "xds-v3-grpc";
+  EXPECT_EQ(ErrorOf(c), "--xds-config-source option is required with --provisioner xds-v3-grpc");
+  c.xds_config_source = "grpc://istiod.istio-system.svc:15010";
+  Validate(c).code();
+  EXPECT_EQ(Validate(c).code(), absl::StatusCode::kUnimplemented);
+
+  c = Valid();
+  c.run_mode = "bundle";
+  EXPECT_EQ(Validate(c).code(), absl::StatusCode::kUnimplemented);
+}
+
+TEST(ListenAddressTest, ParsesIpv4AndIpv6) {
+  auto v4 = ParseListenAddress("0.0.0.0:17739");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->ToString(), "0.0.0.0:17739");
+  auto v6 = ParseListenAddress("[::1]:2379");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->ip, "::1");
+  EXPECT_EQ(v6->ToString(), "[::1]:2379");
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1").ok());
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1:x").ok());
+}
+
+}  // namespace
+}  // namespace agent::config

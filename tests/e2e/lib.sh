@@ -1,0 +1,49 @@
+# Helpers for end-to-end tests: bounded waits, assertions, and an agent started on a free port.
+set -euo pipefail
+
+FAILURES=0
+PASSES=0
+pass() { PASSES=$((PASSES + 1)); echo "ok   - $*"; }
+fail() { FAILURES=$((FAILURES + 1)); echo "FAIL - $*"; }
+check() { # check "description" command...
+  local what=$1; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+# wait_for SECONDS command...: retries every 0.1 s until the command succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 0.1
+  done
+}
+finish() {
+  echo "$PASSES passed, $FAILURES failed"
+  [ "$FAILURES" -eq 0 ]
+}
+
+# start_agent AGENT_BIN WATCH_PATH LOG: sets AGENT_PID and ENDPOINT (127.0.0.1:<free port>).
+start_agent() {
+  local bin=$1 watch=$2 log=$3
+  "$bin" sidecar --xds-watch-files "$watch" --grpc-listen 127.0.0.1:0 --log-level debug >"$log" 2>&1 &
+  AGENT_PID=$!
+  wait_for 20 grep -q "ready in" "$log" || { cat "$log"; echo "agent did not become ready"; exit 1; }
+  ENDPOINT=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$log" | head -1)
+}
+
+# count_frames FILE: FILE holds a chunked body as `curl --raw` saw it. Prints the number of chunks
+# if every chunk is exactly one "<json>\n" message, 0 otherwise.
+count_frames() {
+  local LC_ALL=C line msg size n=0
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    [[ $line =~ ^[0-9a-f]+$ ]] || { echo 0; return; }
+    size=$((16#$line))
+    [ "$size" -eq 0 ] && break
+    IFS= read -r msg || { echo 0; return; }
+    [ $((${#msg} + 1)) -eq "$size" ] && [ "${msg:0:1}" = "{" ] || { echo 0; return; }
+    IFS= read -r line  # the CRLF closing the chunk
+    n=$((n + 1))
+  done <"$1"
+  echo "$n"
+}

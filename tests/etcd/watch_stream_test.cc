@@ -1,0 +1,151 @@
+#include "etcd/watch_stream.h"
+
+#include <atomic>
+
+#include <gtest/gtest.h>
+
+namespace agent::etcd {
+namespace {
+
+using etcdserverpb::WatchRequest;
+using etcdserverpb::WatchResponse;
+using store::Mutation;
+
+WatchRequest Create(const std::string& key, const std::string& range_end, int64_t start, int64_t id = 0) {
+  WatchRequest r;
+  auto* c = r.mutable_create_request();
+  c->set_key(key);
+  c->set_range_end(range_end);
+  c->set_start_revision(start);
+  c->set_watch_id(id);
+  return r;
+}
+
+class WatchStreamTest : public ::testing::Test {
+ protected:
+  std::vector<WatchResponse> Drain() {
+    std::vector<WatchResponse> out;
+    while (auto m = stream_.Next()) out.push_back(*m);
+    return out;
+  }
+  store::KvStore store_;
+  ClusterIdentity identity_ = ClusterIdentity::ForClientUrl("http://127.0.0.1:2379");
+  std::atomic<int> wakes_{0};
+  WatchStream stream_{store_, identity_, [this] { ++wakes_; }};
+};
+
+TEST_F(WatchStreamTest, CreatedComesFirstAndCarriesNoEvents) {
+  store_.Commit({Mutation::Put("/a/1", "x")});  // 2
+  stream_.Handle(Create("/a/", "/a0", 1));
+  auto messages = Drain();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_TRUE(messages[0].created());
+  EXPECT_EQ(messages[0].events_size(), 0);
+  EXPECT_EQ(messages[0].header().revision(), 2);
+  EXPECT_EQ(messages[1].events_size(), 1);  // history replay
+  EXPECT_EQ(messages[1].header().revision(), 2);
+}
+
+TEST_F(WatchStreamTest, OneMessagePerRevisionWithIncreasingHeaders) {
+  stream_.Handle(Create("/a/", "/a0", 0));
+  Drain();
+  store_.Commit({Mutation::Put("/a/1", "x"), Mutation::Put("/a/2", "y")});  // 2
+  store_.Commit({Mutation::Delete("/a/1")});                                // 3
+  EXPECT_GE(wakes_, 2);
+  auto messages = Drain();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0].header().revision(), 2);
+  EXPECT_EQ(messages[0].events_size(), 2);
+  EXPECT_EQ(messages[1].header().revision(), 3);
+  const auto& deleted = messages[1].events(0);
+  EXPECT_EQ(deleted.type(), mvccpb::Event::DELETE);
+  EXPECT_TRUE(deleted.kv().value().empty());  // APISIX decides "delete" by the missing value
+  EXPECT_EQ(deleted.kv().mod_revision(), 3);
+}
+
+TEST_F(WatchStreamTest, SeveralWatchesOnOneStreamAndCancel) {
+  stream_.Handle(Create("/a", "", 0));
+  stream_.Handle(Create("/b", "", 0, 7));
+  auto created = Drain();
+  ASSERT_EQ(created.size(), 2u);
+  EXPECT_EQ(created[0].watch_id(), 0);
+  EXPECT_EQ(created[1].watch_id(), 7);
+
+  store_.Commit({Mutation::Put("/b", "1")});
+  auto events = Drain();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].watch_id(), 7);
+
+  WatchRequest cancel;
+  cancel.mutable_cancel_request()->set_watch_id(7);
+  stream_.Handle(cancel);
+  auto canceled = Drain();
+  ASSERT_EQ(canceled.size(), 1u);
+  EXPECT_TRUE(canceled[0].canceled());
+  store_.Commit({Mutation::Put("/b", "2")});
+  EXPECT_TRUE(Drain().empty());
+}
+
+TEST_F(WatchStreamTest, DuplicateClientWatchIdIsRefused) {
+  stream_.Handle(Create("/a", "", 0, 3));
+  stream_.Handle(Create("/b", "", 0, 3));
+  auto messages = Drain();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_TRUE(messages[1].canceled());
+  EXPECT_EQ(messages[1].watch_id(), -1);
+}
+
+TEST_F(WatchStreamTest, FiltersAndPrevKv) {
+  WatchRequest r = Create("/k", "", 0);
+  r.mutable_create_request()->set_prev_kv(true);
+  r.mutable_create_request()->add_filters(etcdserverpb::WatchCreateRequest::NOPUT);
+  stream_.Handle(r);
+  Drain();
+  store_.Commit({Mutation::Put("/k", "1")});
+  store_.Commit({Mutation::Delete("/k")});
+  auto messages = Drain();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].events(0).type(), mvccpb::Event::DELETE);
+  EXPECT_EQ(messages[0].events(0).prev_kv().value(), "1");
+}
+
+TEST(WatchCompactionTest, WatchFromBeforeHistoryIsCanceledWithCompactRevision) {
+  store::StoreOptions options;
+  options.max_history_revisions = 2;
+  store::KvStore store(options);
+  for (int i = 0; i < 5; ++i) store.Commit({Mutation::Put("/k", std::to_string(i))});  // 2..6
+  ClusterIdentity identity = ClusterIdentity::ForClientUrl("http://x");
+  WatchStream stream(store, identity, [] {});
+  stream.Handle(Create("/k", "", 2));
+  auto created = stream.Next();
+  ASSERT_TRUE(created && created->created());
+  auto compacted = stream.Next();
+  ASSERT_TRUE(compacted.has_value());
+  EXPECT_TRUE(compacted->canceled());
+  EXPECT_EQ(compacted->compact_revision(), 5);
+  EXPECT_EQ(compacted->header().revision(), 0);
+  EXPECT_FALSE(stream.Next().has_value());
+
+  stream.Handle(Create("/k", "", 5));  // exactly the compact revision is accepted
+  stream.Next();
+  auto replay = stream.Next();
+  ASSERT_TRUE(replay.has_value());
+  EXPECT_EQ(replay->header().revision(), 5);
+}
+
+TEST(WatchFutureTest, FutureStartRevisionWaits) {
+  store::KvStore store;
+  ClusterIdentity identity = ClusterIdentity::ForClientUrl("http://x");
+  WatchStream stream(store, identity, [] {});
+  stream.Handle(Create("/k", "", 3));
+  stream.Next();  // created
+  store.Commit({Mutation::Put("/k", "a")});  // 2: before the start
+  EXPECT_FALSE(stream.Next().has_value());
+  store.Commit({Mutation::Put("/k", "b")});  // 3
+  auto m = stream.Next();
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->events(0).kv().value(), "b");
+}
+
+}  // namespace
+}  // namespace agent::etcd

@@ -1,0 +1,165 @@
+#include "store/kv_store.h"
+
+#include <atomic>
+
+#include <gtest/gtest.h>
+
+namespace agent::store {
+namespace {
+
+using Kind = Event::Type;
+
+TEST(KvStoreTest, EmptyStoreIsAtRevisionOne) {
+  KvStore store;
+  EXPECT_EQ(store.current_revision(), 1);
+  auto result = store.Range({KeyRange::Prefix("/")});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->revision, 1);
+  EXPECT_TRUE(result->kvs.empty());
+}
+
+TEST(KvStoreTest, OneCommitIsOneRevisionWithEtcdKeyMetadata) {
+  KvStore store;
+  EXPECT_EQ(store.Commit({Mutation::Put("/a", "1"), Mutation::Put("/b", "2")}), 2);
+  EXPECT_EQ(store.Commit({Mutation::Put("/a", "3")}), 3);
+
+  auto result = store.Range({KeyRange::Prefix("/")});
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result->kvs.size(), 2u);
+  EXPECT_EQ(result->kvs[0], (KeyValue{"/a", "3", 2, 3, 2, 0}));
+  EXPECT_EQ(result->kvs[1], (KeyValue{"/b", "2", 2, 2, 1, 0}));
+}
+
+TEST(KvStoreTest, CommitWithoutChangesCreatesNoRevision) {
+  KvStore store;
+  EXPECT_EQ(store.Commit({Mutation::Delete("/absent")}), 1);
+  EXPECT_EQ(store.Commit({}), 1);
+  EXPECT_EQ(store.current_revision(), 1);
+}
+
+TEST(KvStoreTest, DeleteThenRecreateStartsANewKeyLife) {
+  KvStore store;
+  store.Commit({Mutation::Put("/k", "v1")});  // 2
+  store.Commit({Mutation::Delete("/k")});     // 3
+  store.Commit({Mutation::Put("/k", "v2")});  // 4
+  auto result = store.Range({KeyRange::Single("/k")});
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result->kvs.size(), 1u);
+  EXPECT_EQ(result->kvs[0].create_revision, 4);
+  EXPECT_EQ(result->kvs[0].version, 1);
+}
+
+TEST(KvStoreTest, RangeSortsBytewiseAndHonoursLimitAndCount) {
+  KvStore store;
+  store.Commit({Mutation::Put("/r/b", "x"), Mutation::Put("/r/a", "x"), Mutation::Put(std::string("/r/\xff", 4), "x"),
+                Mutation::Put("/s", "x")});
+  RangeQuery query{KeyRange::Prefix("/r/")};
+  query.limit = 2;
+  auto result = store.Range(query);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->count, 3);
+  EXPECT_TRUE(result->more);
+  ASSERT_EQ(result->kvs.size(), 2u);
+  EXPECT_EQ(result->kvs[0].key, "/r/a");
+  EXPECT_EQ(result->kvs[1].key, "/r/b");
+
+  query.limit = 0;
+  query.count_only = true;
+  result = store.Range(query);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->count, 3);
+  EXPECT_TRUE(result->kvs.empty());
+}
+
+TEST(KvStoreTest, UnboundedRangeEndReturnsEveryKeyFromTheStart) {
+  KvStore store;
+  store.Commit({Mutation::Put("/a", "1"), Mutation::Put("/z", "2")});
+  auto result = store.Range({KeyRange{"/b", std::string(1, '\0')}});
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result->kvs.size(), 1u);
+  EXPECT_EQ(result->kvs[0].key, "/z");
+}
+
+TEST(KvStoreTest, RangeAtPastRevisionUndoesLaterChanges) {
+  KvStore store;
+  store.Commit({Mutation::Put("/a", "1")});                           // 2
+  store.Commit({Mutation::Put("/a", "2"), Mutation::Put("/b", "1")});  // 3
+  store.Commit({Mutation::Delete("/a")});                              // 4
+
+  RangeQuery query{KeyRange::Prefix("/")};
+  query.revision = 2;
+  auto at2 = store.Range(query);
+  ASSERT_TRUE(at2.ok());
+  EXPECT_EQ(at2->revision, 4);  // the header still carries the current revision, as in etcd
+  ASSERT_EQ(at2->kvs.size(), 1u);
+  EXPECT_EQ(at2->kvs[0], (KeyValue{"/a", "1", 2, 2, 1, 0}));
+
+  query.revision = 3;
+  auto at3 = store.Range(query);
+  ASSERT_TRUE(at3.ok());
+  ASSERT_EQ(at3->kvs.size(), 2u);
+  EXPECT_EQ(at3->kvs[0].value, "2");
+
+  query.revision = 5;
+  EXPECT_EQ(store.Range(query).status().code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST(KvStoreTest, ReadEventsReplaysRevisionsInOrderFilteredByRange) {
+  KvStore store;
+  store.Commit({Mutation::Put("/w/1", "a")});  // 2
+  store.Commit({Mutation::Put("/x/1", "a")});  // 3: outside the range
+  store.Commit({Mutation::Put("/w/1", "b"), Mutation::Delete("/w/1")});  // 4: two events on one key
+
+  WatchRead read = store.ReadEvents(KeyRange::Prefix("/w/"), 1, 100);
+  EXPECT_EQ(read.compact_revision, 0);
+  ASSERT_EQ(read.revisions.size(), 2u);
+  EXPECT_EQ(read.revisions[0]->revision, 2);
+  EXPECT_EQ(read.revisions[1]->revision, 4);
+  ASSERT_EQ(read.revisions[1]->events.size(), 2u);
+  EXPECT_EQ(read.revisions[1]->events[1].type, Kind::kDelete);
+  EXPECT_EQ(read.revisions[1]->events[1].kv.value, "");
+  ASSERT_TRUE(read.revisions[1]->events[1].prev_kv.has_value());
+  EXPECT_EQ(read.revisions[1]->events[1].prev_kv->value, "b");
+  EXPECT_EQ(read.next_revision, 5);
+
+  WatchRead limited = store.ReadEvents(KeyRange::Prefix("/w/"), 3, 1);
+  ASSERT_EQ(limited.revisions.size(), 1u);
+  EXPECT_EQ(limited.revisions[0]->revision, 4);
+}
+
+TEST(KvStoreTest, HistoryWindowTrimsAndReportsCompaction) {
+  StoreOptions options;
+  options.max_history_revisions = 3;
+  KvStore store(options);
+  for (int i = 0; i < 6; ++i) store.Commit({Mutation::Put("/k", std::to_string(i))});  // revisions 2..7
+  EXPECT_EQ(store.compacted_revision(), 4);
+
+  WatchRead stale = store.ReadEvents(KeyRange::Single("/k"), 3, 10);
+  EXPECT_EQ(stale.compact_revision, 5);
+  WatchRead fresh = store.ReadEvents(KeyRange::Single("/k"), 5, 10);
+  EXPECT_EQ(fresh.compact_revision, 0);
+  EXPECT_EQ(fresh.revisions.size(), 3u);
+
+  RangeQuery query{KeyRange::Single("/k")};
+  query.revision = 3;
+  EXPECT_EQ(store.Range(query).status().code(), absl::StatusCode::kOutOfRange);
+  query.revision = 4;  // the compaction revision itself is still readable, as in etcd
+  auto at4 = store.Range(query);
+  ASSERT_TRUE(at4.ok());
+  EXPECT_EQ(at4->kvs.at(0).value, "2");
+}
+
+TEST(KvStoreTest, SubscriptionsHearOnlyTheirRangeAndStopWhenDestroyed) {
+  KvStore store;
+  std::atomic<int> calls{0};
+  auto subscription = store.Subscribe(KeyRange::Prefix("/w/"), [&](int64_t) { ++calls; });
+  store.Commit({Mutation::Put("/w/a", "1")});
+  store.Commit({Mutation::Put("/x/a", "1")});
+  EXPECT_EQ(calls, 1);
+  subscription.reset();
+  store.Commit({Mutation::Put("/w/a", "2")});
+  EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
+}  // namespace agent::store

@@ -1,0 +1,122 @@
+#include "translate/translator.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include "translate/match_translator.h"
+#include "translate/route_translator.h"
+
+namespace agent::translate {
+namespace {
+
+template <typename Message>
+Message FromJson(const std::string& json) {
+  Message m;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &m);
+  EXPECT_TRUE(status.ok()) << status.message();
+  return m;
+}
+
+xds::ResourceSnapshot Snapshot(const std::string& route_config_json, std::vector<std::string> clusters = {"c1"}) {
+  xds::ResourceSnapshot s;
+  for (const auto& name : clusters) {
+    s.clusters[name] = FromJson<envoy::config::cluster::v3::Cluster>(
+        R"({"name":")" + name + R"(","type":"STATIC","loadAssignment":{"endpoints":[{"lbEndpoints":[
+            {"endpoint":{"address":{"socketAddress":{"address":"10.0.0.1","portValue":80}}}}]}]}})");
+  }
+  auto rc = FromJson<envoy::config::route::v3::RouteConfiguration>(route_config_json);
+  s.route_configurations[rc.name()] = rc;
+  return s;
+}
+
+TEST(TranslatorTest, PathPrefixAndHostsLikeTheOriginalAgent) {
+  Translation t = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh",
+      "domains":["a.example.com:8080","a.example.com","*.b.example.com"],
+      "routes":[{"match":{"path":"/exact"},"route":{"cluster":"c1"}},
+                {"match":{"prefix":"/pre/"},"route":{"cluster":"c1"}}]}]})"));
+  ASSERT_EQ(t.routes.size(), 2u);
+  EXPECT_EQ(t.routes[0].uris, std::vector<std::string>{"/exact"});
+  EXPECT_EQ(t.routes[1].uris, std::vector<std::string>{"/pre/*"});
+  EXPECT_EQ(t.routes[0].hosts, (std::vector<std::string>{"a.example.com", "*.b.example.com"}));
+  EXPECT_EQ(t.routes[0].upstream_id, t.upstreams.at(0).id);
+  EXPECT_GT(t.routes[0].priority, t.routes[1].priority);  // Envoy's first match wins
+  EXPECT_TRUE(t.skipped.empty());
+}
+
+TEST(TranslatorTest, WildcardDomainMeansAnyHostAndRanksBelowExactHosts) {
+  Translation t = Translate(Snapshot(R"({"name":"rc","virtualHosts":[
+      {"name":"any","domains":["*"],"routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"}}]},
+      {"name":"exact","domains":["x.svc"],"routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"}},
+                                                     {"match":{"prefix":"/"},"route":{"cluster":"c1"}}]}]})"));
+  ASSERT_EQ(t.routes.size(), 3u);
+  EXPECT_TRUE(t.routes[0].hosts.empty());
+  EXPECT_LT(t.routes[0].priority, t.routes[2].priority);  // even the exact host's last route
+}
+
+TEST(TranslatorTest, HeaderAndQueryMatchersBecomeVars) {
+  Translation t = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
+      "routes":[{"match":{"prefix":"/","headers":[
+          {"name":"X-User","stringMatch":{"exact":"jason"}},
+          {"name":"x-ver","prefixMatch":"v1."},
+          {"name":":method","exactMatch":"GET"},
+          {"name":"x-debug","presentMatch":true,"invertMatch":true},
+          {"name":"x-re","safeRegexMatch":{"regex":"a|b"}}],
+        "queryParameters":[{"name":"q","stringMatch":{"exact":"Yes","ignoreCase":true}},{"name":"flag","presentMatch":true}]},
+        "route":{"cluster":"c1"}}]}]})"));
+  ASSERT_EQ(t.routes.size(), 1u);
+  std::vector<apisix::RouteVar> expected = {
+      {"http_x_user", "==", "jason", false}, {"http_x_ver", "~~", "^v1\\.", false},
+      {"request_method", "==", "GET", false}, {"http_x_debug", "~~", "^.*$", true},
+      {"http_x_re", "~~", "^(?:a|b)$", false}, {"arg_q", "~*", "^Yes$", false},
+      {"arg_flag", "~~", "^.*$", false}};
+  EXPECT_EQ(t.routes[0].vars, expected);
+}
+
+TEST(TranslatorTest, UnexpressibleMatchDropsTheRouteInsteadOfWideningIt) {
+  Translation t = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
+      "routes":[{"name":"ranged","match":{"prefix":"/","headers":[{"name":"x-n","rangeMatch":{"start":1,"end":5}}]},
+                 "route":{"cluster":"c1"}},
+                {"name":"unknown-cluster","match":{"prefix":"/"},"route":{"cluster":"nope"}}]}]})"));
+  EXPECT_TRUE(t.routes.empty());
+  ASSERT_EQ(t.skipped.size(), 2u);
+  EXPECT_EQ(t.skipped[0].resource, "RouteConfiguration rc, virtual host vh, route ranged");
+  EXPECT_EQ(t.skipped[0].field, "match.headers[0]");
+  EXPECT_NE(t.skipped[1].reason.find("cluster nope is not known"), std::string::npos);
+}
+
+TEST(TranslatorTest, EdsClusterTakesNodesFromItsAssignment) {
+  xds::ResourceSnapshot s;
+  s.clusters["outbound|80||a"] = FromJson<envoy::config::cluster::v3::Cluster>(
+      R"({"name":"outbound|80||a","type":"EDS","edsClusterConfig":{"serviceName":"svc-a"},"connectTimeout":"0.25s",
+          "lbPolicy":"LEAST_REQUEST"})");
+  s.cluster_load_assignments["svc-a"] = FromJson<envoy::config::endpoint::v3::ClusterLoadAssignment>(
+      R"({"clusterName":"svc-a","endpoints":[
+          {"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"10.0.0.1","portValue":80}}},
+                           "loadBalancingWeight":3},
+                          {"endpoint":{"address":{"socketAddress":{"address":"10.0.0.2","portValue":80}}},
+                           "healthStatus":"UNHEALTHY"}]},
+          {"priority":1,"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"10.0.1.1","portValue":80}}}}]}]})");
+  Translation t = Translate(s);
+  ASSERT_EQ(t.upstreams.size(), 1u);
+  const apisix::Upstream& u = t.upstreams[0];
+  EXPECT_EQ(u.type, "least_conn");
+  EXPECT_DOUBLE_EQ(*u.connect_timeout_seconds, 0.25);
+  std::vector<apisix::UpstreamNode> nodes = {{"10.0.0.1", 80, 3, 0}, {"10.0.1.1", 80, 1, -1}};
+  EXPECT_EQ(u.nodes, nodes);
+}
+
+TEST(TranslatorTest, IdsAreStableAndWithinApisixRules) {
+  Translation a = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
+      "routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"}}]}]})"));
+  Translation b = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
+      "routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"}}]}]})", {"c0", "c1"}));
+  EXPECT_EQ(a.routes[0].id, b.routes[0].id);
+  EXPECT_EQ(a.upstreams[0].id, b.upstreams[1].id);  // adding a cluster does not renumber others
+  EXPECT_EQ(a.routes[0].id.size(), 16u);
+  EXPECT_EQ(a.routes[0].id.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST(RegexEscapeTest, EscapesPcreMetacharacters) { EXPECT_EQ(RegexEscape("a.b*(c)"), "a\\.b\\*\\(c\\)"); }
+
+}  // namespace
+}  // namespace agent::translate

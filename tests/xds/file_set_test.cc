@@ -1,0 +1,94 @@
+#include "xds/file_set.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace agent::xds {
+namespace {
+
+class FileSetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("file_set_test." + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& content) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path) << content;
+    return path;
+  }
+  static std::string Cluster(const std::string& name) {
+    return R"({"resources":[{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":")" + name +
+           R"(","type":"STATIC"}]})";
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(FileSetTest, BadContentKeepsTheLastGoodStateOfThatFile) {
+  FileSet files;
+  bool changed = false;
+  std::string path = Write("c.json", Cluster("a"));
+  ASSERT_TRUE(files.Load(path, &changed).ok());
+  EXPECT_TRUE(changed);
+
+  Write("c.json", "{ this is not json");
+  absl::Status status = files.Load(path, &changed);
+  ASSERT_FALSE(status.ok());
+  EXPECT_FALSE(changed);
+  EXPECT_NE(status.message().find(path), absl::string_view::npos);
+  EXPECT_NE(status.message().find("last good content stays in force"), absl::string_view::npos);
+  EXPECT_EQ(files.Merge().clusters.count("a"), 1u);
+}
+
+TEST_F(FileSetTest, UnchangedContentIsNotAChange) {
+  FileSet files;
+  bool changed = false;
+  std::string path = Write("c.json", Cluster("a"));
+  ASSERT_TRUE(files.Load(path, &changed).ok());
+  ASSERT_TRUE(files.Load(path, &changed).ok());
+  EXPECT_FALSE(changed);
+}
+
+TEST_F(FileSetTest, RemovingAFileWithdrawsOnlyWhatItContributed) {
+  FileSet files;
+  bool changed = false;
+  std::string a = Write("a.json", Cluster("a"));
+  std::string b = Write("b.json", Cluster("b"));
+  ASSERT_TRUE(files.Load(a, &changed).ok());
+  ASSERT_TRUE(files.Load(b, &changed).ok());
+  EXPECT_EQ(files.Merge().clusters.size(), 2u);
+  EXPECT_TRUE(files.Remove(a));
+  ResourceSnapshot merged = files.Merge();
+  EXPECT_EQ(merged.clusters.size(), 1u);
+  EXPECT_EQ(merged.clusters.count("b"), 1u);
+}
+
+TEST_F(FileSetTest, LaterPathWinsForDuplicateNames) {
+  FileSet files;
+  bool changed = false;
+  std::string a = Write("a.json", R"({"resources":[{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster",
+      "name":"dup","type":"STATIC","connectTimeout":"1s"}]})");
+  std::string b = Write("b.json", R"({"resources":[{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster",
+      "name":"dup","type":"STATIC","connectTimeout":"2s"}]})");
+  ASSERT_TRUE(files.Load(b, &changed).ok());
+  ASSERT_TRUE(files.Load(a, &changed).ok());
+  EXPECT_EQ(files.Merge().clusters.at("dup").connect_timeout().seconds(), 2);
+}
+
+TEST(XdsFileNameTest, SkipsEditorTemporaries) {
+  EXPECT_TRUE(IsXdsFileName("routes.json"));
+  EXPECT_FALSE(IsXdsFileName(".routes.json.swp"));
+  EXPECT_FALSE(IsXdsFileName(".#routes.json"));
+  EXPECT_FALSE(IsXdsFileName("routes.json~"));
+  EXPECT_FALSE(IsXdsFileName("4913"));
+}
+
+}  // namespace
+}  // namespace agent::xds

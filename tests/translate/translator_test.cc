@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include "translate/listener_translator.h"
 #include "translate/match_translator.h"
 #include "translate/route_translator.h"
 
@@ -117,6 +118,31 @@ TEST(TranslatorTest, IdsAreStableAndWithinApisixRules) {
 }
 
 TEST(RegexEscapeTest, EscapesPcreMetacharacters) { EXPECT_EQ(RegexEscape("a.b*(c)"), "a\\.b\\*\\(c\\)"); }
+
+}  // namespace
+}  // namespace agent::translate
+
+namespace agent::translate {
+namespace {
+
+TEST(ListenerRoutesTest, CollectsRdsNamesAndInlineConfigs) {
+  auto listener = FromJson<envoy::config::listener::v3::Listener>(R"({"name":"0.0.0.0_80","filterChains":[
+    {"filters":[{"name":"hcm","typedConfig":{
+      "@type":"type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+      "rds":{"routeConfigName":"80"}}}]},
+    {"filters":[{"name":"hcm","typedConfig":{
+      "@type":"type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+      "rds":{"routeConfigName":"80"}}}]},
+    {"filters":[{"name":"hcm","typedConfig":{
+      "@type":"type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+      "routeConfig":{"virtualHosts":[{"name":"vh","domains":["*"]}]}}}]}]})");
+  Diagnostics skipped;
+  ListenerRoutes routes = ExtractListenerRoutes(listener, skipped);
+  EXPECT_EQ(routes.rds_names, std::vector<std::string>{"80"});
+  ASSERT_EQ(routes.inline_configs.size(), 1u);
+  EXPECT_EQ(routes.inline_configs[0].name(), "0.0.0.0_80/inline");
+  EXPECT_TRUE(skipped.empty());
+}
 
 }  // namespace
 }  // namespace agent::translate

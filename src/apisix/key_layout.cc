@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "apisix/key_layout.h"
 
 #include "absl/strings/str_cat.h"
@@ -10,11 +9,19 @@ std::string KeyLayout::RouteKey(absl::string_view id) const { return absl::StrCa
 std::string KeyLayout::UpstreamKey(absl::string_view id) const { return absl::StrCat(prefix_, "/upstreams/", id); }
 
 std::vector<std::string> KeyLayout::DirectoryPlaceholderKeys() const {
-  static constexpr absl::string_view kDirs[] = {
+  // HTTP_ETCD_DIRECTORY ∪ STREAM_ETCD_DIRECTORY of apisix/constants.lua.
+  static constexpr absl::string_view k3x[] = {
       "consumer_groups", "consumers",  "global_rules", "plugin_configs", "plugin_metadata", "plugins", "protos",
       "routes",          "secrets",    "services",     "ssls",           "stream_routes",   "upstreams"};
+  static constexpr absl::string_view k2x[] = {"consumers",       "global_rules", "plugin_configs", "plugin_metadata",
+                                             "plugins",         "proto",        "routes",         "services",
+                                             "ssl",             "stream_routes", "upstreams"};
   std::vector<std::string> keys;
-  for (absl::string_view dir : kDirs) keys.push_back(absl::StrCat(prefix_, "/", dir, "/"));
+  if (line_ == VersionLine::k3x) {
+    for (absl::string_view dir : k3x) keys.push_back(absl::StrCat(prefix_, "/", dir, "/"));
+  } else {
+    for (absl::string_view dir : k2x) keys.push_back(absl::StrCat(prefix_, "/", dir, "/"));
+  }
   return keys;
 }
 

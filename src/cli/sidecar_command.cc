@@ -7,39 +7,62 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "apisix/key_layout.h"
 #include "common/logging.h"
 #include "etcd/server.h"
 #include "reconcile/reconciler.h"
 #include "store/kv_store.h"
+#include "store/revision_seed.h"
 #include "xds/file_source.h"
 
 namespace agent::cli {
 
+namespace {
+
+int Fail(absl::string_view message) {
+  std::cerr << "Error: " << message << "\n";
+  return 2;
+}
+
+}  // namespace
+
 int RunSidecar(config::SidecarConfig config) {
   const auto started = std::chrono::steady_clock::now();
   log::Level level;
-  if (auto s = log::ParseLevel(config.log_level, &level); !s.ok()) {
-    std::cerr << "Error: " << s.message() << "\n";
-    return 2;
-  }
-  if (auto s = log::Configure(level, config.log_output); !s.ok()) {
-    std::cerr << "Error: " << s.message() << "\n";
-    return 2;
-  }
+  if (auto s = log::ParseLevel(config.log_level, &level); !s.ok()) return Fail(s.message());
+  if (auto s = log::Configure(level, config.log_output); !s.ok()) return Fail(s.message());
 
-  store::KvStore store;
-  reconcile::Reconciler reconciler(store, apisix::KeyLayout(config.etcd_key_prefix));
+  auto initial_revision = store::InitialRevision(config.revision_file, absl::ToUnixMillis(absl::Now()));
+  if (!initial_revision.ok()) return Fail(absl::StrCat("--revision-file: ", initial_revision.status().message()));
+  store::StoreOptions store_options;
+  store_options.initial_revision = *initial_revision;
+  store::KvStore store(store_options);
+
+  const auto line = config.apisix_version == "2.x" ? apisix::VersionLine::k2x : apisix::VersionLine::k3x;
+  reconcile::Reconciler reconciler(store, apisix::KeyLayout(config.etcd_key_prefix, line));
   reconciler.Initialize();
 
-  etcd::EtcdServer server(store, config.listen);
+  etcd::EtcdApiOptions api_options;
+  api_options.user = config.etcd_user;
+  api_options.password = config.etcd_password;
+  api_options.max_request_bytes = config.max_request_bytes;
+  api_options.guard = [&reconciler](const std::string& key) {
+    if (!reconciler.Owns(key)) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat("apisix-mesh-agent: ", key,
+                                                      " is translated from xDS and read-only; change the xDS "
+                                                      "configuration instead"));
+  };
+  etcd::EtcdServer server(store, config.listen, std::move(api_options));
   if (auto s = server.Start(); !s.ok()) {
     log::Error("%s", s.message());
     return 1;
   }
   config::ListenAddress bound = config.listen;
   bound.port = server.port();
-  log::Info("etcd v3 API (gRPC and HTTP) listening on %s, key prefix %s", bound.ToString(), config.etcd_key_prefix);
+  log::Info("etcd v3 API (gRPC and HTTP) listening on %s, key prefix %s, starting at revision %d%s", bound.ToString(),
+            config.etcd_key_prefix, store.current_revision(), config.etcd_user.empty() ? "" : ", auth required");
 
   boost::asio::io_context io;
   xds::FileSource source(io, config.xds_watch_files, [&](const xds::ResourceSnapshot& snapshot) {
@@ -66,7 +89,12 @@ int RunSidecar(config::SidecarConfig config) {
   });
   io.run();
   server.Stop();
-  log::Info("stopped");
+  if (!config.revision_file.empty()) {
+    if (auto s = store::SaveRevision(config.revision_file, store.current_revision()); !s.ok()) {
+      log::Error("--revision-file: %s", s.message());
+    }
+  }
+  log::Info("stopped at revision %d", store.current_revision());
   return 0;
 }
 

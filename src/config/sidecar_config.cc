@@ -30,6 +30,14 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
       ->capture_default_str();
   app.add_option("--log-level", c.log_level, "debug | info | warn | error")->capture_default_str();
   app.add_option("--log-output", c.log_output, "stderr | stdout | a file path")->capture_default_str();
+  app.add_option("--apisix-version", c.apisix_version, "APISIX line whose etcd directories are served: 2.x | 3.x")
+      ->capture_default_str();
+  app.add_option("--etcd-user", c.etcd_user, "with --etcd-password: clients must authenticate, as with etcd auth");
+  app.add_option("--etcd-password", c.etcd_password, "the password for --etcd-user");
+  app.add_option("--max-request-bytes", c.max_request_bytes, "largest etcd request accepted (etcd's default)")
+      ->capture_default_str();
+  app.add_option("--revision-file", c.revision_file,
+                 "keeps the last etcd revision across restarts so it never goes backwards (default: clock only)");
 }
 
 namespace {
@@ -50,6 +58,13 @@ absl::Status Validate(SidecarConfig& c) {
   if (auto s = CheckOneOf("--provisioner", c.provisioner, {kProvisionerFile, kProvisionerGrpc}); !s.ok()) return s;
   if (auto s = CheckOneOf("--run-mode", c.run_mode, {kRunModeStandalone, kRunModeBundle}); !s.ok()) return s;
   if (auto s = CheckOneOf("--log-level", c.log_level, {"debug", "info", "warn", "error"}); !s.ok()) return s;
+  if (auto s = CheckOneOf("--apisix-version", c.apisix_version, {"2.x", "3.x"}); !s.ok()) return s;
+  if (c.etcd_user.empty() != c.etcd_password.empty()) {
+    return absl::InvalidArgumentError("--etcd-user and --etcd-password go together: give both or neither");
+  }
+  if (c.max_request_bytes < 1024 || c.max_request_bytes > 64 * 1024 * 1024) {
+    return absl::InvalidArgumentError("--max-request-bytes: must be between 1024 and 67108864");
+  }
 
   if (c.provisioner == kProvisionerGrpc) {
     if (c.xds_config_source.empty()) {

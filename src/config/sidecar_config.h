@@ -2,6 +2,7 @@
 // agent) and validation that runs before anything starts.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,12 @@ struct SidecarConfig {
   std::string apisix_home_path = "/usr/local/apisix";
   std::string log_level = "info";
   std::string log_output = "stderr";
+  // Beyond the original agent:
+  std::string apisix_version = "3.x";  // which APISIX line's directory names to serve: 2.x | 3.x
+  std::string etcd_user;              // with etcd_password: require etcd auth tokens from clients
+  std::string etcd_password;
+  uint64_t max_request_bytes = 1572864;  // etcd's default
+  std::string revision_file;              // where the last revision is kept across restarts
 
   // Filled by Validate().
   ListenAddress listen;

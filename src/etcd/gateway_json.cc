@@ -40,8 +40,8 @@ int HttpStatusFromCode(absl::StatusCode code) {
     case absl::StatusCode::kOk: return 200;
     case absl::StatusCode::kCancelled: return 408;
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kOutOfRange: return 400;
+    case absl::StatusCode::kFailedPrecondition: return 412;  // grpc-gateway v1; etcd 3.4 capture 45
     case absl::StatusCode::kDeadlineExceeded: return 504;
     case absl::StatusCode::kNotFound: return 404;
     case absl::StatusCode::kAlreadyExists:
@@ -52,6 +52,40 @@ int HttpStatusFromCode(absl::StatusCode code) {
     case absl::StatusCode::kUnimplemented: return 501;
     case absl::StatusCode::kUnavailable: return 503;
     default: return 500;
+  }
+}
+
+}  // namespace agent::etcd
+
+namespace agent::etcd {
+
+bool SplitJsonObjects(absl::string_view body, std::vector<absl::string_view>& out) {
+  size_t i = 0;
+  while (true) {
+    while (i < body.size() && absl::ascii_isspace(static_cast<unsigned char>(body[i]))) ++i;
+    if (i == body.size()) return true;
+    if (body[i] != '{') return false;
+    const size_t start = i;
+    int depth = 0;
+    bool in_string = false;
+    for (; i < body.size(); ++i) {
+      const char c = body[i];
+      if (in_string) {
+        if (c == '\\') {
+          ++i;
+        } else if (c == '"') {
+          in_string = false;
+        }
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        break;
+      }
+    }
+    if (i >= body.size()) return false;
+    out.push_back(body.substr(start, ++i - start));
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/string_view.h"
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include <google/protobuf/message.h>
@@ -23,5 +24,13 @@ std::string UnaryErrorBody(const absl::Status& status);
 
 // The gateway's HTTP status for a gRPC code (grpc-gateway v1 runtime.HTTPStatusFromCode).
 int HttpStatusFromCode(absl::StatusCode code);
+
+}  // namespace agent::etcd
+
+namespace agent::etcd {
+
+// Splits a body holding one or more concatenated JSON objects (the gateway decodes streaming
+// requests in a loop). Returns false if it is not a sequence of complete objects.
+bool SplitJsonObjects(absl::string_view body, std::vector<absl::string_view>& out);
 
 }  // namespace agent::etcd

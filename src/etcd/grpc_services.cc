@@ -1,12 +1,14 @@
 #include "etcd/grpc_services.h"
 
 #include <mutex>
+#include <type_traits>
 
-#include "etcd/kv_range.h"
 #include "etcd/watch_stream.h"
 
 namespace agent::etcd {
 
+using etcdserverpb::LeaseKeepAliveRequest;
+using etcdserverpb::LeaseKeepAliveResponse;
 using etcdserverpb::WatchRequest;
 using etcdserverpb::WatchResponse;
 
@@ -16,12 +18,51 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+// etcd clients send their auth token as the "token" metadata.
+std::string TokenOf(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("token");
+  return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+template <typename T>
+absl::StatusOr<T> AsStatusOr(T value) {
+  return value;
+}
+template <typename T>
+absl::StatusOr<T> AsStatusOr(absl::StatusOr<T> value) {
+  return value;
+}
+
+// Every unary call: authorize, check the size, run, answer.
+template <typename Request, typename Response, typename Call>
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, EtcdApi& api, const Request& request,
+                                Response* response, Call call, bool needs_auth = true) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = needs_auth ? api.Authorize(TokenOf(context)) : absl::OkStatus();
+  if (status.ok()) status = api.CheckRequestSize(request.ByteSizeLong());
+  if (status.ok()) {
+    absl::StatusOr<Response> result = AsStatusOr(call(request));
+    if (result.ok()) {
+      *response = *std::move(result);
+    } else {
+      status = result.status();
+    }
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
 // One Watch call. Reads and writes are driven by gRPC; store notifications only trigger TryWrite.
 // At most one write is in flight; the next message is pulled from the WatchStream when it completes.
 class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchResponse> {
  public:
-  WatchReactor(store::KvStore& store, const ClusterIdentity& identity)
-      : stream_(store, identity, [this] { TryWrite(); }) {
+  WatchReactor(EtcdApi& api, absl::Status authorized)
+      : stream_(api.store(), api.identity(), [this] { TryWrite(); }) {
+    if (!authorized.ok()) {
+      FinishOnce(ToGrpcStatus(authorized));
+      return;
+    }
     StartRead(&request_);
   }
 
@@ -71,12 +112,11 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
   void FinishOnce(grpc::Status status) {
     std::lock_guard lock(mutex_);
     if (finished_) return;
+    finish_requested_ = true;
     if (writing_) {  // finish once the write in flight completes
-      finish_requested_ = true;
       final_status_ = std::move(status);
       return;
     }
-    finish_requested_ = true;
     finished_ = true;
     Finish(std::move(status));
   }
@@ -91,24 +131,71 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
   grpc::Status final_status_;
 };
 
+// LeaseKeepAlive: each request is answered in turn (read, renew, write, read again).
+class KeepAliveReactor final : public grpc::ServerBidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse> {
+ public:
+  KeepAliveReactor(EtcdApi& api, absl::Status authorized) : api_(api) {
+    if (!authorized.ok()) {
+      Finish(ToGrpcStatus(authorized));
+      return;
+    }
+    StartRead(&request_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    response_ = api_.LeaseKeepAlive(request_);
+    StartWrite(&response_);
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    StartRead(&request_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  EtcdApi& api_;
+  LeaseKeepAliveRequest request_;
+  LeaseKeepAliveResponse response_;
+};
+
 }  // namespace
 
-grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
-                                           const etcdserverpb::RangeRequest* request,
-                                           etcdserverpb::RangeResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto result = ExecuteRange(store_, identity_, *request);
-  if (!result.ok()) {
-    reactor->Finish(ToGrpcStatus(result.status()));
-  } else {
-    *response = *std::move(result);
-    reactor->Finish(grpc::Status::OK);
+#define AGENT_UNARY(Service, Method, Request, Response, call, ...)                                            \
+  grpc::ServerUnaryReactor* Service::Method(grpc::CallbackServerContext* context, const etcdserverpb::Request* \
+                                            request, etcdserverpb::Response* response) {                       \
+    return Unary(context, api_, *request, response, [this](const etcdserverpb::Request& r) { return call; }    \
+                 __VA_OPT__(, ) __VA_ARGS__);                                                                     \
   }
-  return reactor;
-}
+
+AGENT_UNARY(KvService, Range, RangeRequest, RangeResponse, api_.Range(r))
+AGENT_UNARY(KvService, Put, PutRequest, PutResponse, api_.Put(r))
+AGENT_UNARY(KvService, DeleteRange, DeleteRangeRequest, DeleteRangeResponse, api_.DeleteRange(r))
+AGENT_UNARY(KvService, Txn, TxnRequest, TxnResponse, api_.Txn(r))
+AGENT_UNARY(KvService, Compact, CompactionRequest, CompactionResponse, api_.Compact(r))
+AGENT_UNARY(LeaseService, LeaseGrant, LeaseGrantRequest, LeaseGrantResponse, api_.LeaseGrant(r))
+AGENT_UNARY(LeaseService, LeaseRevoke, LeaseRevokeRequest, LeaseRevokeResponse, api_.LeaseRevoke(r))
+AGENT_UNARY(LeaseService, LeaseTimeToLive, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, api_.LeaseTimeToLive(r))
+AGENT_UNARY(LeaseService, LeaseLeases, LeaseLeasesRequest, LeaseLeasesResponse, api_.LeaseLeases(r))
+AGENT_UNARY(MaintenanceService, Status, StatusRequest, StatusResponse, api_.Status(r))
+AGENT_UNARY(ClusterService, MemberList, MemberListRequest, MemberListResponse, api_.MemberList(r))
+AGENT_UNARY(AuthService, Authenticate, AuthenticateRequest, AuthenticateResponse, api_.Authenticate(r),
+            /*needs_auth=*/false)
+
+#undef AGENT_UNARY
 
 grpc::ServerBidiReactor<WatchRequest, WatchResponse>* WatchService::Watch(grpc::CallbackServerContext* context) {
-  return new WatchReactor(store_, identity_);
+  return new WatchReactor(api_, api_.Authorize(TokenOf(context)));
+}
+
+grpc::ServerBidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse>* LeaseService::LeaseKeepAlive(
+    grpc::CallbackServerContext* context) {
+  return new KeepAliveReactor(api_, api_.Authorize(TokenOf(context)));
 }
 
 }  // namespace agent::etcd

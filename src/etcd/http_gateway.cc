@@ -24,7 +24,7 @@ namespace http = beast::http;
 
 namespace {
 
-constexpr size_t kMaxRequestBody = 8 * 1024 * 1024;
+constexpr size_t kBodyLimitSlack = 64 * 1024;
 
 
 // etcd's gateway adds these CORS headers to every response.
@@ -34,39 +34,9 @@ void AddEtcdHeaders(http::fields& fields) {
   fields.set("Access-Control-Allow-Origin", "*");
 }
 
-// Splits a body holding one or more concatenated JSON objects (the gateway decodes requests in a
-// loop). Returns false if the body is not a sequence of complete objects.
-bool SplitJsonObjects(absl::string_view body, std::vector<absl::string_view>& out) {
-  size_t i = 0;
-  while (true) {
-    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
-    if (i == body.size()) return true;
-    if (body[i] != '{') return false;
-    size_t start = i;
-    int depth = 0;
-    bool in_string = false;
-    for (; i < body.size(); ++i) {
-      char c = body[i];
-      if (in_string) {
-        if (c == '\\') ++i;
-        else if (c == '"') in_string = false;
-      } else if (c == '"') {
-        in_string = true;
-      } else if (c == '{' || c == '[') {
-        ++depth;
-      } else if (c == '}' || c == ']') {
-        if (--depth == 0) break;
-      }
-    }
-    if (i >= body.size()) return false;
-    out.push_back(body.substr(start, ++i - start));
-  }
-}
-
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(asio::ip::tcp::socket socket, GatewayContext context)
-      : socket_(std::move(socket)), context_(context) {}
+  HttpSession(asio::ip::tcp::socket socket, EtcdApi& api) : socket_(std::move(socket)), api_(api) {}
 
   void Start() { ReadRequest(); }
 
@@ -75,7 +45,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void ReadRequest() {
     parser_.emplace();
-    parser_->body_limit(kMaxRequestBody);
+    // Slack above the API limit so an oversized request gets etcd's error rather than a reset.
+    parser_->body_limit(api_.max_request_bytes() + kBodyLimitSlack);
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
   }
@@ -83,6 +54,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnRequest(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) {
       Close();
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      parser_.reset();
+      auto response = std::make_shared<Response>(http::status::bad_request, 11);
+      response->set(http::field::content_type, "application/json");
+      response->body() = UnaryErrorBody(absl::InvalidArgumentError("etcdserver: request is too large"));
+      response->keep_alive(false);
+      Send(response);
       return;
     }
     if (ec) {
@@ -97,12 +77,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const auto& request = parser_->get();
     const absl::string_view target(request.target().data(), request.target().size());
     const std::string method(request.method_string().data(), request.method_string().size());
-    auto reply = HandleUnaryRequest(method, target, request.body(), context_);
+    const auto authorization = request.find(http::field::authorization);
+    const absl::string_view token =
+        authorization == request.end() ? absl::string_view() : absl::string_view(authorization->value().data(), authorization->value().size());
+    auto reply = HandleUnaryRequest(api_, method, target, token, request.body());
     if (!reply) return StartWatch(request.body());
     auto response = std::make_shared<Response>(static_cast<http::status>(reply->status), 11);
     response->set(http::field::content_type, reply->content_type);
     if (reply->content_type.rfind("text/plain", 0) == 0) response->set("X-Content-Type-Options", "nosniff");
     response->body() = std::move(reply->body);
+    if (reply->chunked) response->chunked(true);
     Send(response);
   }
 
@@ -120,7 +104,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Send(const std::shared_ptr<Response>& response) {
     AddEtcdHeaders(response->base());
     if (parser_ && parser_->is_done()) response->keep_alive(response->keep_alive() && parser_->get().keep_alive());
-    response->prepare_payload();
+    if (!response->chunked()) response->prepare_payload();
     http::async_write(socket_, *response,
                       [self = shared_from_this(), response](beast::error_code ec, size_t) {
                         if (ec || !response->keep_alive()) {
@@ -147,7 +131,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!status.ok()) return SendError(status);
 
     std::weak_ptr<HttpSession> weak = shared_from_this();
-    watch_ = std::make_unique<WatchStream>(context_.store, context_.identity, [weak] {
+    watch_ = std::make_unique<WatchStream>(api_.store(), api_.identity(), [weak] {
       if (auto self = weak.lock()) self->Wake();
     });
     std::string head =
@@ -220,7 +204,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   asio::ip::tcp::socket socket_;
-  GatewayContext context_;
+  EtcdApi& api_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::unique_ptr<WatchStream> watch_;
@@ -232,8 +216,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 }  // namespace
 
-void ServeHttpConnection(asio::ip::tcp::socket socket, GatewayContext context) {
-  std::make_shared<HttpSession>(std::move(socket), context)->Start();
+void ServeHttpConnection(asio::ip::tcp::socket socket, EtcdApi& api) {
+  std::make_shared<HttpSession>(std::move(socket), api)->Start();
 }
 
 }  // namespace agent::etcd

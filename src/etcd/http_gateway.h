@@ -5,13 +5,11 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
-#include "etcd/gateway_router.h"
+#include "etcd/etcd_api.h"
 
 namespace agent::etcd {
 
-
-
 // Takes over the socket; the session lives until the connection closes.
-void ServeHttpConnection(boost::asio::ip::tcp::socket socket, GatewayContext context);
+void ServeHttpConnection(boost::asio::ip::tcp::socket socket, EtcdApi& api);
 
 }  // namespace agent::etcd

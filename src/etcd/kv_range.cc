@@ -55,6 +55,12 @@ void SortKvs(const RangeRequest& r, std::vector<store::KeyValue>& kvs) {
 
 absl::StatusOr<etcdserverpb::RangeResponse> ExecuteRange(const store::KvStore& store, const ClusterIdentity& identity,
                                                          const RangeRequest& request) {
+  auto response = RangeWith([&](const store::RangeQuery& q) { return store.Range(q); }, request);
+  if (response.ok()) identity.Fill(response->mutable_header(), response->header().revision());
+  return response;
+}
+
+absl::StatusOr<etcdserverpb::RangeResponse> RangeWith(const RangeReader& reader, const RangeRequest& request) {
   if (request.key().empty()) return absl::InvalidArgumentError("etcdserver: key is not provided");
   if (request.revision() < 0) return absl::OutOfRangeError("etcdserver: mvcc: required revision has been compacted");
 
@@ -67,11 +73,11 @@ absl::StatusOr<etcdserverpb::RangeResponse> ExecuteRange(const store::KvStore& s
   query.revision = request.revision();
   query.count_only = request.count_only() && !post_process;
   query.limit = post_process ? 0 : request.limit();
-  auto result = store.Range(query);
+  auto result = reader(query);
   if (!result.ok()) return result.status();
 
   etcdserverpb::RangeResponse response;
-  identity.Fill(response.mutable_header(), result->revision);
+  response.mutable_header()->set_revision(result->revision);
   response.set_count(result->count);
   std::vector<store::KeyValue>& kvs = result->kvs;
   bool more = result->more;

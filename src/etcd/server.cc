@@ -19,14 +19,18 @@ namespace agent::etcd {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-EtcdServer::EtcdServer(store::KvStore& store, config::ListenAddress listen, int io_threads)
-    : store_(store),
-      listen_(std::move(listen)),
+EtcdServer::EtcdServer(store::KvStore& store, config::ListenAddress listen, EtcdApiOptions options, int io_threads)
+    : listen_(std::move(listen)),
       io_thread_count_(io_threads),
-      identity_(ClusterIdentity::ForClientUrl(absl::StrCat("http://", listen_.ToString()))),
+      api_(store, ClusterIdentity::ForClientUrl(absl::StrCat("http://", listen_.ToString())), std::move(options)),
       acceptor_(io_),
-      kv_service_(store, identity_),
-      watch_service_(store, identity_) {}
+      lease_timer_(io_),
+      kv_service_(api_),
+      watch_service_(api_),
+      lease_service_(api_),
+      maintenance_service_(api_),
+      cluster_service_(api_),
+      auth_service_(api_) {}
 
 EtcdServer::~EtcdServer() { Stop(); }
 
@@ -44,12 +48,17 @@ absl::Status EtcdServer::Start() {
 
   grpc::ServerBuilder builder;
   builder.RegisterService(&kv_service_);
-  builder.RegisterService(&watch_service_);
-  builder.SetMaxReceiveMessageSize(8 * 1024 * 1024);
+  for (grpc::Service* service : std::initializer_list<grpc::Service*>{
+           &watch_service_, &lease_service_, &maintenance_service_, &cluster_service_, &auth_service_}) {
+    builder.RegisterService(service);
+  }
+  // etcd accepts max-request-bytes plus gRPC framing overhead, then checks the request itself.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(api_.max_request_bytes() + 512 * 1024));
   grpc_server_ = builder.BuildAndStart();  // no listening port: connections come from Sniff()
   if (!grpc_server_) return absl::InternalError("the gRPC server did not start");
 
   Accept();
+  ScheduleLeaseExpiry();
   for (int i = 0; i < io_thread_count_; ++i) io_threads_.emplace_back([this] { io_.run(); });
   return absl::OkStatus();
 }
@@ -59,6 +68,7 @@ void EtcdServer::Stop() {
     asio::post(io_, [this] {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
+      lease_timer_.cancel();
     });
   }
   if (grpc_server_) {
@@ -100,7 +110,21 @@ void EtcdServer::Sniff(std::shared_ptr<tcp::socket> socket) {
       grpc::AddInsecureChannelFromFd(grpc_server_.get(), fd);
       return;
     }
-    ServeHttpConnection(std::move(*socket), GatewayContext{store_, identity_});
+    ServeHttpConnection(std::move(*socket), api_);
+  });
+}
+
+}  // namespace agent::etcd
+
+namespace agent::etcd {
+
+void EtcdServer::ScheduleLeaseExpiry() {
+  // etcd checks lease expiry every 500 ms as well.
+  lease_timer_.expires_after(std::chrono::milliseconds(500));
+  lease_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (size_t expired = api_.store().ExpireLeases(); expired > 0) log::Debug("etcd endpoint: %d leases expired", expired);
+    ScheduleLeaseExpiry();
   });
 }
 

@@ -10,11 +10,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <grpcpp/server.h>
 
 #include "absl/status/status.h"
 #include "config/listen_address.h"
-#include "etcd/cluster_identity.h"
+#include "etcd/etcd_api.h"
 #include "etcd/grpc_services.h"
 #include "store/kv_store.h"
 
@@ -22,28 +23,33 @@ namespace agent::etcd {
 
 class EtcdServer {
  public:
-  EtcdServer(store::KvStore& store, config::ListenAddress listen, int io_threads = 2);
+  EtcdServer(store::KvStore& store, config::ListenAddress listen, EtcdApiOptions options, int io_threads = 2);
   ~EtcdServer();
 
   absl::Status Start();
   void Stop();
 
   uint16_t port() const { return port_; }  // the bound port (useful when asked for port 0)
-  const ClusterIdentity& identity() const { return identity_; }
+  EtcdApi& api() { return api_; }
 
  private:
   void Accept();
   void Sniff(std::shared_ptr<boost::asio::ip::tcp::socket> socket);
+  void ScheduleLeaseExpiry();
 
-  store::KvStore& store_;
   config::ListenAddress listen_;
   int io_thread_count_;
-  ClusterIdentity identity_;
+  EtcdApi api_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer lease_timer_;
   std::vector<std::thread> io_threads_;
   KvService kv_service_;
   WatchService watch_service_;
+  LeaseService lease_service_;
+  MaintenanceService maintenance_service_;
+  ClusterService cluster_service_;
+  AuthService auth_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   uint16_t port_ = 0;
 };

@@ -46,3 +46,12 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
 }
 
 }  // namespace agent::reconcile
+
+namespace agent::reconcile {
+
+bool Reconciler::Owns(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  return applied_.count(key) > 0;
+}
+
+}  // namespace agent::reconcile

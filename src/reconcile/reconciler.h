@@ -32,10 +32,13 @@ class Reconciler {
 
   ApplyStats Apply(const xds::ResourceSnapshot& snapshot);
 
+  // Whether `key` holds an object translated from xDS (clients may not write those).
+  bool Owns(const std::string& key) const;
+
  private:
   store::KvStore& store_;
   const apisix::KeyLayout layout_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::string, std::string> applied_;  // key → value the agent owns in the store
 };
 

@@ -4,7 +4,18 @@
 
 namespace agent::store {
 
-KvStore::KvStore(StoreOptions options) : options_(options), revision_(options.initial_revision) {}
+KvStore::KvStore(StoreOptions options)
+    : options_(std::move(options)),
+      next_lease_id_(0),
+      revision_(options_.initial_revision),
+      compacted_(options_.initial_revision > 1 ? options_.initial_revision : 0) {
+  // Lease IDs: positive, distinct across restarts (time-based, like etcd's), sequential after.
+  next_lease_id_ = (std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count() &
+                    0x3fffffffffffffLL) |
+                   (int64_t{1} << 60);
+}
 
 KvStore::~KvStore() = default;
 
@@ -23,61 +34,90 @@ int64_t KvStore::compacted_revision() const {
 }
 
 int64_t KvStore::Commit(const std::vector<Mutation>& mutations) {
+  auto result = WriteLocked([&](WriteTxn& txn) {
+    for (const Mutation& m : mutations) {
+      if (m.kind == Mutation::Kind::kPut) {
+        (void)txn.Put(m.key, m.value);  // no lease: cannot fail
+      } else {
+        txn.DeleteRange(KeyRange::Single(m.key));
+      }
+    }
+    return absl::OkStatus();
+  });
+  return *result;
+}
+
+absl::StatusOr<int64_t> KvStore::Transact(const std::function<absl::Status(WriteTxn&)>& body) {
+  return WriteLocked(body);
+}
+
+absl::StatusOr<int64_t> KvStore::WriteLocked(const std::function<absl::Status(WriteTxn&)>& body) {
   std::shared_ptr<const Revision> committed;
   {
     std::unique_lock lock(mutex_);
     auto entry = std::make_shared<Revision>();
-    const int64_t rev = revision_ + 1;
-    entry->revision = rev;
-    for (const Mutation& m : mutations) {
-      auto it = keys_.find(m.key);
-      if (m.kind == Mutation::Kind::kPut) {
-        Event event;
-        if (it == keys_.end()) {
-          it = keys_.emplace(m.key, Record{m.value, rev, rev, 1, 0}).first;
-        } else {
-          event.prev_kv = ToKeyValue(it->first, it->second);
-          it->second.value = m.value;
-          it->second.mod_revision = rev;
-          it->second.version += 1;
-        }
-        event.type = Event::Type::kPut;
-        event.kv = ToKeyValue(it->first, it->second);
-        entry->events.push_back(std::move(event));
-      } else if (it != keys_.end()) {
-        Event event;
-        event.type = Event::Type::kDelete;
-        event.kv.key = m.key;
-        event.kv.mod_revision = rev;
-        event.prev_kv = ToKeyValue(it->first, it->second);
-        keys_.erase(it);
-        entry->events.push_back(std::move(event));
-      }
+    entry->revision = revision_ + 1;
+    WriteTxn txn(*this, *entry);
+    absl::Status status = body(txn);
+    if (!status.ok()) {
+      Rollback(*entry);
+      return status;
     }
     if (entry->events.empty()) return revision_;
-    revision_ = rev;
+    revision_ = entry->revision;
     history_events_ += entry->events.size();
     history_.push_back(entry);
     TrimHistoryLocked();
     committed = std::move(entry);
   }
+  Notify(committed);
+  return committed->revision;
+}
 
+void KvStore::Rollback(const Revision& entry) {
+  for (auto e = entry.events.rbegin(); e != entry.events.rend(); ++e) {
+    const std::string& key = e->kv.key;
+    auto it = keys_.find(key);
+    int64_t current_lease = it == keys_.end() ? 0 : it->second.lease;
+    if (e->prev_kv) {
+      const KeyValue& p = *e->prev_kv;
+      keys_.insert_or_assign(key, Record{p.value, p.create_revision, p.mod_revision, p.version, p.lease});
+      AttachLease(key, current_lease, p.lease);
+    } else {
+      AttachLease(key, current_lease, 0);
+      keys_.erase(key);
+    }
+  }
+}
+
+void KvStore::Notify(const std::shared_ptr<const Revision>& committed) {
   std::lock_guard watch_lock(watch_mutex_);
   for (auto& [id, watch] : watches_) {
     bool touched = std::any_of(committed->events.begin(), committed->events.end(),
                                [&](const Event& e) { return watch.range.Contains(e.kv.key); });
     if (touched) watch.on_change(committed->revision);
   }
-  return committed->revision;
 }
 
 void KvStore::TrimHistoryLocked() {
   while (history_.size() > 1 &&
          (history_.size() > options_.max_history_revisions || history_events_ > options_.max_history_events)) {
-    compacted_ = history_.front()->revision;
+    compacted_ = history_.front()->revision + 1;
     history_events_ -= history_.front()->events.size();
     history_.pop_front();
   }
+}
+
+absl::Status KvStore::Compact(int64_t revision) {
+  std::unique_lock lock(mutex_);
+  if (revision <= compacted_) return absl::OutOfRangeError("etcdserver: mvcc: required revision has been compacted");
+  if (revision > revision_) return absl::OutOfRangeError("etcdserver: mvcc: required revision is a future revision");
+  while (!history_.empty() && history_.front()->revision < revision) {
+    history_events_ -= history_.front()->events.size();
+    history_.pop_front();
+  }
+  compacted_ = revision;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<RangeResult> KvStore::Range(const RangeQuery& query) const {
@@ -127,8 +167,8 @@ absl::StatusOr<RangeResult> KvStore::Range(const RangeQuery& query) const {
 WatchRead KvStore::ReadEvents(const KeyRange& range, int64_t from_revision, size_t max_revisions) const {
   std::shared_lock lock(mutex_);
   WatchRead read;
-  if (from_revision <= compacted_) {
-    read.compact_revision = compacted_ + 1;
+  if (from_revision < compacted_) {
+    read.compact_revision = compacted_;
     return read;
   }
   read.next_revision = std::max(from_revision, int64_t{1});

@@ -1,22 +1,25 @@
 // An in-memory MVCC key space with etcd's semantics (DESIGN.md §4–5).
 //
-// Every Commit() is one atomic revision. A bounded history of committed revisions (each event
-// keeps the previous key-value) serves watch replay and ranges at past revisions. Watchers are not
-// fed by the writer: a subscription only gets a cheap "something changed" call, and the watcher
-// pulls events from the history at its own pace, so a slow reader never blocks the writer; one that
-// falls behind the history window is told the compaction revision, as etcd does.
+// Every write — a Commit(), a Transact() body, a lease revocation — is one atomic revision. A
+// bounded history of committed revisions (each event keeps the previous key-value) serves watch
+// replay and ranges at past revisions. Watchers are not fed by the writer: a subscription only gets
+// a cheap "something changed" call, and the watcher pulls events from the history at its own pace,
+// so a slow reader never blocks the writer; one that falls behind the history window is told the
+// compaction revision, as etcd does.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
-#include <deque>
 
 #include "absl/status/statusor.h"
 #include "store/key_range.h"
@@ -41,7 +44,7 @@ struct Event {
   std::optional<KeyValue> prev_kv;  // the key-value before this event, if the key existed
 };
 
-// All events of one revision, in the order the mutations were given.
+// All events of one revision, in the order they were made.
 struct Revision {
   int64_t revision = 0;
   std::vector<Event> events;
@@ -79,13 +82,51 @@ struct WatchRead {
   int64_t next_revision = 0;  // where the next read starts
 };
 
-struct StoreOptions {
-  int64_t initial_revision = 1;          // etcd's empty store is at revision 1
-  size_t max_history_revisions = 10000;  // watch replay window
-  size_t max_history_events = 200000;
+struct LeaseInfo {
+  int64_t id = 0;
+  int64_t granted_ttl = 0;    // seconds
+  int64_t remaining_ttl = 0;  // seconds, rounded up
+  std::vector<std::string> keys;
 };
 
+struct StoreOptions {
+  // etcd's empty store is at revision 1. A larger value says the revisions before it belong to an
+  // earlier life of the key space (an agent restart): they are reported as compacted.
+  int64_t initial_revision = 1;
+  size_t max_history_revisions = 10000;  // watch replay window
+  size_t max_history_events = 200000;
+  std::function<std::chrono::steady_clock::time_point()> clock = [] { return std::chrono::steady_clock::now(); };
+};
+
+class KvStore;
 class Subscription;
+
+// The write side of one transaction (see KvStore::Transact). Reads see the transaction's own
+// earlier writes, as in etcd.
+class WriteTxn {
+ public:
+  // The revision this transaction's writes get (current + 1).
+  int64_t write_revision() const;
+  // The store's revision before this transaction.
+  int64_t read_revision() const;
+
+  RangeResult Range(const RangeQuery& query) const;  // query.revision is ignored: current state
+  std::optional<KeyValue> Get(const std::string& key) const;
+  bool LeaseExists(int64_t lease) const;
+
+  // Errors (nothing written): NotFound for an unknown lease, InvalidArgument for ignore_value or
+  // ignore_lease on a missing key. Returns the previous key-value, if any.
+  absl::StatusOr<std::optional<KeyValue>> Put(const std::string& key, const std::string& value, int64_t lease = 0,
+                                              bool ignore_value = false, bool ignore_lease = false);
+  // Returns the deleted key-values.
+  std::vector<KeyValue> DeleteRange(const KeyRange& range);
+
+ private:
+  friend class KvStore;
+  WriteTxn(KvStore& store, Revision& entry) : store_(store), entry_(entry) {}
+  KvStore& store_;
+  Revision& entry_;
+};
 
 class KvStore {
  public:
@@ -98,14 +139,32 @@ class KvStore {
   // no revision is created. Returns the store's revision after the commit.
   int64_t Commit(const std::vector<Mutation>& mutations);
 
+  // Runs `body` with exclusive access. Its writes form one revision; if it returns an error they
+  // are rolled back and no revision is created. Returns the store's revision afterwards.
+  absl::StatusOr<int64_t> Transact(const std::function<absl::Status(WriteTxn&)>& body);
+
   // Errors as etcd's: OutOfRange for a compacted or future revision.
   absl::StatusOr<RangeResult> Range(const RangeQuery& query) const;
 
   // Revisions >= from_revision (in revision order) with events inside `range`; at most max_revisions.
   WatchRead ReadEvents(const KeyRange& range, int64_t from_revision, size_t max_revisions) const;
 
+  // Drops history before `revision` (etcd's Compact: `revision` itself stays readable and
+  // watchable). OutOfRange if it is in the future or already compacted.
+  absl::Status Compact(int64_t revision);
+
   int64_t current_revision() const;
-  int64_t compacted_revision() const;  // the last revision dropped from history (0 = none)
+  // etcd's compact revision: the oldest revision still readable and watchable (0 = none).
+  int64_t compacted_revision() const;
+
+  // Leases (etcd's semantics; expiry deletes the attached keys in one revision).
+  absl::StatusOr<LeaseInfo> GrantLease(int64_t id, int64_t ttl_seconds);  // id 0 = choose one
+  absl::StatusOr<int64_t> RevokeLease(int64_t id);                        // the revision after
+  absl::StatusOr<int64_t> RenewLease(int64_t id);                         // the granted TTL
+  std::optional<LeaseInfo> GetLease(int64_t id) const;
+  std::vector<int64_t> LeaseIds() const;
+  // Revokes every lease whose TTL has run out; returns how many.
+  size_t ExpireLeases();
 
   // `on_change` runs on the committing thread after each commit touching `range`, without store
   // locks held; it must be quick and must not call Subscribe or destroy a Subscription.
@@ -114,6 +173,7 @@ class KvStore {
 
  private:
   friend class Subscription;
+  friend class WriteTxn;
   struct Record {
     std::string value;
     int64_t create_revision;
@@ -121,18 +181,30 @@ class KvStore {
     int64_t version;
     int64_t lease;
   };
+  struct Lease {
+    int64_t granted_ttl;
+    std::chrono::steady_clock::time_point expiry;
+    std::set<std::string> keys;
+  };
   struct Watch {
     KeyRange range;
     std::function<void(int64_t)> on_change;
   };
 
   void Unsubscribe(uint64_t id);
+  // Takes the lock, runs body, publishes the revision if anything changed.
+  absl::StatusOr<int64_t> WriteLocked(const std::function<absl::Status(WriteTxn&)>& body);
+  void Notify(const std::shared_ptr<const Revision>& committed);
+  void Rollback(const Revision& entry);
   void TrimHistoryLocked();
+  void AttachLease(const std::string& key, int64_t old_lease, int64_t new_lease);
   static KeyValue ToKeyValue(const std::string& key, const Record& r);
 
   const StoreOptions options_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, Record, std::less<>> keys_;
+  std::map<int64_t, Lease> leases_;
+  int64_t next_lease_id_;
   std::deque<std::shared_ptr<const Revision>> history_;  // contiguous revisions
   size_t history_events_ = 0;
   int64_t revision_;

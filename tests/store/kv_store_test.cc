@@ -132,7 +132,7 @@ TEST(KvStoreTest, HistoryWindowTrimsAndReportsCompaction) {
   options.max_history_revisions = 3;
   KvStore store(options);
   for (int i = 0; i < 6; ++i) store.Commit({Mutation::Put("/k", std::to_string(i))});  // revisions 2..7
-  EXPECT_EQ(store.compacted_revision(), 4);
+  EXPECT_EQ(store.compacted_revision(), 5);  // revisions 2..4 left the window
 
   WatchRead stale = store.ReadEvents(KeyRange::Single("/k"), 3, 10);
   EXPECT_EQ(stale.compact_revision, 5);
@@ -143,10 +143,10 @@ TEST(KvStoreTest, HistoryWindowTrimsAndReportsCompaction) {
   RangeQuery query{KeyRange::Single("/k")};
   query.revision = 3;
   EXPECT_EQ(store.Range(query).status().code(), absl::StatusCode::kOutOfRange);
-  query.revision = 4;  // the compaction revision itself is still readable, as in etcd
-  auto at4 = store.Range(query);
-  ASSERT_TRUE(at4.ok());
-  EXPECT_EQ(at4->kvs.at(0).value, "2");
+  query.revision = 5;  // the compaction revision itself is still readable, as in etcd
+  auto at5 = store.Range(query);
+  ASSERT_TRUE(at5.ok());
+  EXPECT_EQ(at5->kvs.at(0).value, "3");
 }
 
 TEST(KvStoreTest, SubscriptionsHearOnlyTheirRangeAndStopWhenDestroyed) {

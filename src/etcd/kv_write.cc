@@ -1,0 +1,232 @@
+#include "etcd/kv_write.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "etcd/kv_range.h"
+
+namespace agent::etcd {
+
+using etcdserverpb::Compare;
+
+namespace {
+
+// Limits as etcd's defaults (embed.DefaultMaxTxnOps).
+constexpr int kMaxTxnOps = 128;
+
+absl::Status CheckGuard(const KvWriteContext& context, const std::string& key) {
+  return context.guard ? context.guard(key) : absl::OkStatus();
+}
+
+absl::Status CheckDeleteGuard(const KvWriteContext& context, store::WriteTxn& txn, const store::KeyRange& range) {
+  if (!context.guard) return absl::OkStatus();
+  for (const store::KeyValue& kv : txn.Range({range}).kvs) {
+    if (absl::Status s = context.guard(kv.key); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// The header revision etcd gives a sub-response: the revision as of that operation.
+int64_t OperationRevision(const store::WriteTxn& txn, bool wrote) {
+  return wrote ? txn.write_revision() : txn.read_revision();
+}
+
+absl::StatusOr<etcdserverpb::PutResponse> PutIn(const KvWriteContext& context, store::WriteTxn& txn,
+                                                const etcdserverpb::PutRequest& request) {
+  if (request.key().empty()) return absl::InvalidArgumentError("etcdserver: key is not provided");
+  if (request.ignore_value() && !request.value().empty()) {
+    return absl::InvalidArgumentError("etcdserver: value is provided");
+  }
+  if (request.ignore_lease() && request.lease() != 0) {
+    return absl::InvalidArgumentError("etcdserver: lease is provided");
+  }
+  if (absl::Status s = CheckGuard(context, request.key()); !s.ok()) return s;
+  auto prev = txn.Put(request.key(), request.value(), request.lease(), request.ignore_value(), request.ignore_lease());
+  if (!prev.ok()) return prev.status();
+  etcdserverpb::PutResponse response;
+  response.mutable_header()->set_revision(txn.write_revision());
+  if (request.prev_kv() && prev->has_value()) ToProto(**prev, response.mutable_prev_kv());
+  return response;
+}
+
+absl::StatusOr<etcdserverpb::DeleteRangeResponse> DeleteIn(const KvWriteContext& context, store::WriteTxn& txn,
+                                                           const etcdserverpb::DeleteRangeRequest& request,
+                                                           bool& wrote) {
+  if (request.key().empty()) return absl::InvalidArgumentError("etcdserver: key is not provided");
+  store::KeyRange range{request.key(), request.range_end()};
+  if (absl::Status s = CheckDeleteGuard(context, txn, range); !s.ok()) return s;
+  std::vector<store::KeyValue> deleted = txn.DeleteRange(range);
+  wrote |= !deleted.empty();
+  etcdserverpb::DeleteRangeResponse response;
+  response.mutable_header()->set_revision(OperationRevision(txn, wrote));
+  response.set_deleted(static_cast<int64_t>(deleted.size()));
+  if (request.prev_kv()) {
+    for (const auto& kv : deleted) ToProto(kv, response.add_prev_kvs());
+  }
+  return response;
+}
+
+template <typename T>
+int Sign(const T& a, const T& b) {
+  return a < b ? -1 : (b < a ? 1 : 0);
+}
+
+bool CompareOne(const Compare& c, const store::KeyValue& kv) {
+  int r = 0;
+  switch (c.target()) {
+    case Compare::VERSION: r = Sign(kv.version, c.version()); break;
+    case Compare::CREATE: r = Sign(kv.create_revision, c.create_revision()); break;
+    case Compare::MOD: r = Sign(kv.mod_revision, c.mod_revision()); break;
+    case Compare::VALUE: r = Sign(kv.value, c.value()); break;
+    case Compare::LEASE: r = Sign(kv.lease, c.lease()); break;
+    default: return false;
+  }
+  switch (c.result()) {
+    case Compare::EQUAL: return r == 0;
+    case Compare::GREATER: return r > 0;
+    case Compare::LESS: return r < 0;
+    case Compare::NOT_EQUAL: return r != 0;
+    default: return false;
+  }
+}
+
+// etcd's applyCompare: every key in the range must satisfy it; no key compares as a zero
+// key-value, except that a VALUE compare on no key always fails.
+bool Evaluate(const Compare& c, const store::WriteTxn& txn) {
+  std::vector<store::KeyValue> kvs = txn.Range({store::KeyRange{c.key(), c.range_end()}}).kvs;
+  if (kvs.empty()) return c.target() != Compare::VALUE && CompareOne(c, store::KeyValue{});
+  for (const auto& kv : kvs) {
+    if (!CompareOne(c, kv)) return false;
+  }
+  return true;
+}
+
+// etcd rejects a txn that puts one key twice, or puts and deletes the same key, in one branch.
+absl::Status CheckTxnShape(const etcdserverpb::TxnRequest& request, int depth = 0) {
+  if (request.compare_size() > kMaxTxnOps || request.success_size() > kMaxTxnOps ||
+      request.failure_size() > kMaxTxnOps) {
+    return absl::InvalidArgumentError("etcdserver: too many operations in txn request");
+  }
+  for (const auto* branch : {&request.success(), &request.failure()}) {
+    std::set<std::string> puts;
+    for (const auto& op : *branch) {
+      if (op.has_request_put() && !puts.insert(op.request_put().key()).second) {
+        return absl::InvalidArgumentError("etcdserver: duplicate key given in txn request");
+      }
+      if (op.has_request_txn()) {
+        if (absl::Status s = CheckTxnShape(op.request_txn(), depth + 1); !s.ok()) return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<etcdserverpb::TxnResponse> TxnIn(const KvWriteContext& context, store::WriteTxn& txn,
+                                                const etcdserverpb::TxnRequest& request, bool& wrote) {
+  bool succeeded = true;
+  for (const Compare& c : request.compare()) {
+    if (!Evaluate(c, txn)) {
+      succeeded = false;
+      break;
+    }
+  }
+  etcdserverpb::TxnResponse response;
+  response.set_succeeded(succeeded);
+  for (const auto& op : succeeded ? request.success() : request.failure()) {
+    auto* out = response.add_responses();
+    switch (op.request_case()) {
+      case etcdserverpb::RequestOp::kRequestRange: {
+        auto range = RangeWith([&](const store::RangeQuery& q) -> absl::StatusOr<store::RangeResult> {
+          if (q.revision != 0 && q.revision != txn.read_revision()) {
+            return absl::InvalidArgumentError("etcdserver: a range inside a txn reads the current revision only");
+          }
+          return txn.Range(q);
+        }, op.request_range());
+        if (!range.ok()) return range.status();
+        range->mutable_header()->set_revision(OperationRevision(txn, wrote));
+        *out->mutable_response_range() = *std::move(range);
+        break;
+      }
+      case etcdserverpb::RequestOp::kRequestPut: {
+        auto put = PutIn(context, txn, op.request_put());
+        if (!put.ok()) return put.status();
+        wrote = true;
+        *out->mutable_response_put() = *std::move(put);
+        break;
+      }
+      case etcdserverpb::RequestOp::kRequestDeleteRange: {
+        auto deleted = DeleteIn(context, txn, op.request_delete_range(), wrote);
+        if (!deleted.ok()) return deleted.status();
+        *out->mutable_response_delete_range() = *std::move(deleted);
+        break;
+      }
+      case etcdserverpb::RequestOp::kRequestTxn: {
+        auto nested = TxnIn(context, txn, op.request_txn(), wrote);
+        if (!nested.ok()) return nested.status();
+        nested->mutable_header()->set_revision(OperationRevision(txn, wrote));
+        *out->mutable_response_txn() = *std::move(nested);
+        break;
+      }
+      default:
+        return absl::InvalidArgumentError("etcdserver: empty request in txn");
+    }
+  }
+  return response;
+}
+
+}  // namespace
+
+absl::StatusOr<etcdserverpb::PutResponse> ExecutePut(const KvWriteContext& context,
+                                                     const etcdserverpb::PutRequest& request) {
+  etcdserverpb::PutResponse response;
+  auto revision = context.store.Transact([&](store::WriteTxn& txn) -> absl::Status {
+    auto put = PutIn(context, txn, request);
+    if (!put.ok()) return put.status();
+    response = *std::move(put);
+    return absl::OkStatus();
+  });
+  if (!revision.ok()) return revision.status();
+  context.identity.Fill(response.mutable_header(), *revision);
+  return response;
+}
+
+absl::StatusOr<etcdserverpb::DeleteRangeResponse> ExecuteDeleteRange(const KvWriteContext& context,
+                                                                     const etcdserverpb::DeleteRangeRequest& request) {
+  etcdserverpb::DeleteRangeResponse response;
+  auto revision = context.store.Transact([&](store::WriteTxn& txn) -> absl::Status {
+    bool wrote = false;
+    auto deleted = DeleteIn(context, txn, request, wrote);
+    if (!deleted.ok()) return deleted.status();
+    response = *std::move(deleted);
+    return absl::OkStatus();
+  });
+  if (!revision.ok()) return revision.status();
+  context.identity.Fill(response.mutable_header(), *revision);
+  return response;
+}
+
+absl::StatusOr<etcdserverpb::TxnResponse> ExecuteTxn(const KvWriteContext& context,
+                                                     const etcdserverpb::TxnRequest& request) {
+  if (absl::Status s = CheckTxnShape(request); !s.ok()) return s;
+  etcdserverpb::TxnResponse response;
+  auto revision = context.store.Transact([&](store::WriteTxn& txn) -> absl::Status {
+    bool wrote = false;
+    auto result = TxnIn(context, txn, request, wrote);
+    if (!result.ok()) return result.status();
+    response = *std::move(result);
+    return absl::OkStatus();
+  });
+  if (!revision.ok()) return revision.status();
+  context.identity.Fill(response.mutable_header(), *revision);
+  return response;
+}
+
+absl::StatusOr<etcdserverpb::CompactionResponse> ExecuteCompact(const KvWriteContext& context,
+                                                                const etcdserverpb::CompactionRequest& request) {
+  if (absl::Status s = context.store.Compact(request.revision()); !s.ok()) return s;
+  etcdserverpb::CompactionResponse response;
+  context.identity.Fill(response.mutable_header(), context.store.current_revision());
+  return response;
+}
+
+}  // namespace agent::etcd

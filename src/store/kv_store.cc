@@ -198,3 +198,12 @@ void KvStore::Unsubscribe(uint64_t id) {
 }
 
 }  // namespace agent::store
+
+namespace agent::store {
+
+size_t KvStore::subscription_count() const {
+  std::lock_guard lock(watch_mutex_);
+  return watches_.size();
+}
+
+}  // namespace agent::store

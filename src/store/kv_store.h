@@ -170,6 +170,7 @@ class KvStore {
   // locks held; it must be quick and must not call Subscribe or destroy a Subscription.
   // Destroying the returned object guarantees no further calls.
   std::unique_ptr<Subscription> Subscribe(KeyRange range, std::function<void(int64_t revision)> on_change);
+  size_t subscription_count() const;
 
  private:
   friend class Subscription;
@@ -210,7 +211,7 @@ class KvStore {
   int64_t revision_;
   int64_t compacted_ = 0;
 
-  std::mutex watch_mutex_;
+  mutable std::mutex watch_mutex_;
   std::map<uint64_t, Watch> watches_;
   uint64_t next_watch_id_ = 1;
 };

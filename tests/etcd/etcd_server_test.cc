@@ -1,0 +1,225 @@
+// The one-port server in process, with real clients: gRPC stubs generated from etcd's protos and a
+// Beast HTTP client, on loopback.
+#include "etcd/server.h"
+
+#include <chrono>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+#include "etcd/gateway_json.h"
+
+namespace agent::etcd {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using asio::ip::tcp;
+
+class EtcdServerTest : public ::testing::Test {
+ protected:
+  void Start(EtcdApiOptions options = {}) {
+    server_ = std::make_unique<EtcdServer>(store_, config::ListenAddress{"127.0.0.1", 0}, std::move(options));
+    ASSERT_TRUE(server_->Start().ok());
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials());
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  http::response<http::string_body> Post(const std::string& target, const std::string& body,
+                                         const std::string& token = "") {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+    http::request<http::string_body> request(http::verb::post, target, 11);
+    request.set(http::field::host, "127.0.0.1");
+    if (!token.empty()) request.set(http::field::authorization, token);
+    request.body() = body;
+    request.prepare_payload();
+    http::write(socket, request);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    http::read(socket, buffer, response);
+    return response;
+  }
+
+  static std::string B64(const std::string& s) { return absl::Base64Escape(s); }
+
+  // Waits (bounded) for a condition that another thread makes true.
+  static bool Eventually(const std::function<bool()>& condition) {
+    for (int i = 0; i < 200; ++i) {
+      if (condition()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  store::KvStore store_;
+  std::unique_ptr<EtcdServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(EtcdServerTest, BothProtocolsOnOnePortAgree) {
+  Start();
+  store_.Commit({store::Mutation::Put("/apisix/routes/1", R"({"id":"1"})")});
+  auto kv = etcdserverpb::KV::NewStub(channel_);
+  grpc::ClientContext context;
+  etcdserverpb::RangeRequest request;
+  request.set_key("/apisix/routes/");
+  request.set_range_end("/apisix/routes0");
+  etcdserverpb::RangeResponse grpc_response;
+  ASSERT_TRUE(kv->Range(&context, request, &grpc_response).ok());
+  ASSERT_EQ(grpc_response.kvs_size(), 1);
+
+  auto http_response = Post("/v3/kv/range", ToGatewayJson(request));
+  EXPECT_EQ(http_response.result_int(), 200);
+  EXPECT_EQ(http_response.body(), ToGatewayJson(grpc_response));
+  EXPECT_EQ(http_response[http::field::content_length], std::to_string(http_response.body().size()));
+}
+
+TEST_F(EtcdServerTest, GrpcWatchReceivesCreatedThenEventsThenCancel) {
+  Start();
+  auto watch = etcdserverpb::Watch::NewStub(channel_);
+  grpc::ClientContext context;
+  auto stream = watch->Watch(&context);
+  etcdserverpb::WatchRequest create;
+  create.mutable_create_request()->set_key("/k");
+  ASSERT_TRUE(stream->Write(create));
+  etcdserverpb::WatchResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_TRUE(response.created());
+
+  store_.Commit({store::Mutation::Put("/k", "v")});
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.events_size(), 1);
+  EXPECT_EQ(response.events(0).kv().value(), "v");
+
+  etcdserverpb::WatchRequest cancel;
+  cancel.mutable_cancel_request()->set_watch_id(response.watch_id());
+  ASSERT_TRUE(stream->Write(cancel));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_TRUE(response.canceled());
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_TRUE(Eventually([&] { return store_.subscription_count() == 0; }));
+}
+
+TEST_F(EtcdServerTest, AClosedHttpWatchFreesItsWatcher) {
+  Start();
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  std::string body = R"({"create_request":{"key":")" + B64("/apisix/") + R"(","range_end":")" + B64("/apisix0") + R"("}})";
+  std::string request = "POST /v3/watch HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\n\r\n" + body;
+  asio::write(socket, asio::buffer(request));
+  asio::streambuf received;
+  asio::read_until(socket, received, "\"created\":true}}\n\r\n");
+  EXPECT_EQ(store_.subscription_count(), 1u);
+  socket.close();
+  EXPECT_TRUE(Eventually([&] { return store_.subscription_count() == 0; }));
+}
+
+TEST_F(EtcdServerTest, AuthRequiresATokenOnBothProtocols) {
+  EtcdApiOptions options;
+  options.user = "root";
+  options.password = "secret";
+  Start(options);
+  const std::string range = R"({"key":")" + B64("/a") + R"("})";
+
+  auto anonymous = Post("/v3/kv/range", range);
+  EXPECT_EQ(anonymous.result_int(), 400);
+  EXPECT_NE(anonymous.body().find("etcdserver: user name is empty"), std::string::npos);
+  auto wrong = Post("/v3/auth/authenticate", R"({"name":"root","password":"nope"})");
+  EXPECT_EQ(wrong.result_int(), 400);
+  auto forged = Post("/v3/kv/range", range, "forged.1");
+  EXPECT_EQ(forged.result_int(), 401);
+  EXPECT_NE(forged.body().find("etcdserver: invalid auth token"), std::string::npos);
+
+  auto login = Post("/v3/auth/authenticate", R"({"name":"root","password":"secret"})");
+  ASSERT_EQ(login.result_int(), 200);
+  etcdserverpb::AuthenticateResponse auth;
+  ASSERT_TRUE(FromGatewayJson(login.body(), &auth).ok());
+  ASSERT_FALSE(auth.token().empty());
+  EXPECT_EQ(Post("/v3/kv/range", range, auth.token()).result_int(), 200);
+
+  auto kv = etcdserverpb::KV::NewStub(channel_);
+  etcdserverpb::RangeRequest request;
+  request.set_key("/a");
+  etcdserverpb::RangeResponse response;
+  grpc::ClientContext without;
+  EXPECT_EQ(kv->Range(&without, request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext with;
+  with.AddMetadata("token", auth.token());
+  EXPECT_TRUE(kv->Range(&with, request, &response).ok());
+}
+
+TEST_F(EtcdServerTest, AuthDisabledAnswersAsEtcd) {
+  Start();
+  auto response = Post("/v3/auth/authenticate", R"({"name":"root","password":"secret"})");
+  EXPECT_EQ(response.result_int(), 412);
+  EXPECT_NE(response.body().find("etcdserver: authentication is not enabled"), std::string::npos);
+}
+
+TEST_F(EtcdServerTest, OwnedKeysAreReadOnlyForClients) {
+  EtcdApiOptions options;
+  options.guard = [](const std::string& key) {
+    return key.rfind("/apisix/routes/", 0) == 0 && key.size() > 15 ? absl::FailedPreconditionError("owned: " + key)
+                                                                   : absl::OkStatus();
+  };
+  Start(options);
+  store_.Commit({store::Mutation::Put("/apisix/routes/r1", "{}")});
+  auto put = Post("/v3/kv/put", R"({"key":")" + B64("/apisix/routes/r1") + R"(","value":")" + B64("{}") + R"("})");
+  EXPECT_EQ(put.result_int(), 412);
+  auto del = Post("/v3/kv/deleterange",
+                  R"({"key":")" + B64("/apisix/routes/") + R"(","range_end":")" + B64("/apisix/routes0") + R"("})");
+  EXPECT_EQ(del.result_int(), 412);
+  EXPECT_EQ(store_.Range({store::KeyRange::Prefix("/apisix/")})->kvs.size(), 1u);  // nothing deleted
+  // APISIX's CLI puts the directory placeholders; those are the clients' as well.
+  auto placeholder = Post("/v3/kv/put", R"({"value":"aW5pdF9kaXI=", "key":")" + B64("/apisix/routes/") + R"("})");
+  EXPECT_EQ(placeholder.result_int(), 200);
+  EXPECT_EQ(placeholder.body().find("error"), std::string::npos);
+}
+
+TEST_F(EtcdServerTest, OversizedRequestsGetEtcdsError) {
+  EtcdApiOptions options;
+  options.max_request_bytes = 4096;
+  Start(options);
+  std::string big(8192, 'x');
+  auto http_response = Post("/v3/kv/put", R"({"key":")" + B64("/big") + R"(","value":")" + B64(big) + R"("})");
+  EXPECT_EQ(http_response.result_int(), 400);
+  EXPECT_NE(http_response.body().find("etcdserver: request is too large"), std::string::npos);
+
+  auto kv = etcdserverpb::KV::NewStub(channel_);
+  etcdserverpb::PutRequest request;
+  request.set_key("/big");
+  request.set_value(big);
+  etcdserverpb::PutResponse response;
+  grpc::ClientContext context;
+  auto status = kv->Put(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "etcdserver: request is too large");
+}
+
+TEST_F(EtcdServerTest, LeaseKeepAliveOverHttpIsOneFinishedChunkedResponse) {
+  Start();
+  auto lease = store_.GrantLease(77, 60);
+  ASSERT_TRUE(lease.ok());
+  auto response = Post("/v3/lease/keepalive", R"({"ID":"77"})");
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_TRUE(response.chunked());
+  EXPECT_NE(response.body().find(R"("ID":"77","TTL":"60")"), std::string::npos);
+  EXPECT_EQ(response.body().back(), '\n');
+}
+
+}  // namespace
+}  // namespace agent::etcd

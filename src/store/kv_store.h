@@ -85,7 +85,7 @@ struct WatchRead {
 struct LeaseInfo {
   int64_t id = 0;
   int64_t granted_ttl = 0;    // seconds
-  int64_t remaining_ttl = 0;  // seconds, rounded up
+  int64_t remaining_ttl = 0;  // whole seconds, rounded down
   std::vector<std::string> keys;
 };
 

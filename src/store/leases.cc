@@ -7,8 +7,8 @@ namespace agent::store {
 namespace {
 int64_t RemainingSeconds(std::chrono::steady_clock::time_point expiry, std::chrono::steady_clock::time_point now) {
   if (expiry <= now) return 0;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(expiry - now).count();
-  return (ms + 999) / 1000;
+  // Whole seconds left, rounded down, as etcd reports them (59 right after a 60 s grant).
+  return std::chrono::duration_cast<std::chrono::seconds>(expiry - now).count();
 }
 }  // namespace
 

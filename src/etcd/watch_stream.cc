@@ -30,8 +30,13 @@ void WatchStream::Handle(const etcdserverpb::WatchRequest& request) {
     case etcdserverpb::WatchRequest::kCancelRequest:
       Cancel(request.cancel_request().watch_id());
       break;
+    case etcdserverpb::WatchRequest::kProgressRequest: {
+      std::lock_guard lock(mutex_);
+      progress_requested_ = true;  // answered by Next() once every watcher has caught up
+      break;
+    }
     default:
-      return;  // progress requests arrive with the rest of the watch API
+      return;
   }
   wake_();
 }
@@ -126,8 +131,16 @@ std::optional<WatchResponse> WatchStream::Next() {
     control_.pop_front();
     return response;
   }
-  if (watchers_.empty()) return std::nullopt;
   const int64_t current = store_.current_revision();
+  if (progress_requested_ && AllSyncedLocked(current)) {
+    // etcd 3.5: a progress notification, for no watch in particular, never ahead of pending events.
+    progress_requested_ = false;
+    WatchResponse progress;
+    identity_.Fill(progress.mutable_header(), current);
+    progress.set_watch_id(-1);
+    return progress;
+  }
+  if (watchers_.empty()) return std::nullopt;
   // Round robin: start after the watcher served last, so one busy watcher cannot starve others.
   auto start = watchers_.upper_bound(last_served_);
   for (size_t visited = 0; visited < watchers_.size(); ++visited, ++start) {
@@ -145,6 +158,21 @@ std::optional<WatchResponse> WatchStream::Next() {
     return response;
   }
   return std::nullopt;
+}
+
+}  // namespace agent::etcd
+
+namespace agent::etcd {
+
+bool WatchStream::AllSyncedLocked(int64_t current) const {
+  for (const auto& [id, watcher] : watchers_) {
+    if (watcher->next_revision <= current) {
+      // Pending only if history holds events in its range; a watcher whose range saw no change is synced.
+      store::WatchRead read = store_.ReadEvents(watcher->range, watcher->next_revision, 1);
+      if (read.compact_revision > 0 || !read.revisions.empty()) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace agent::etcd

@@ -49,6 +49,7 @@ class WatchStream {
   // Fills `out` with the watcher's next revision of events; false if it has none now. Sets
   // `compacted` when the watcher fell out of history and must be canceled.
   bool NextEvents(Watcher& watcher, etcdserverpb::WatchResponse& out, bool& compacted);
+  bool AllSyncedLocked(int64_t current) const;
 
   store::KvStore& store_;
   const ClusterIdentity& identity_;
@@ -59,6 +60,7 @@ class WatchStream {
   std::map<int64_t, std::unique_ptr<Watcher>> watchers_;
   int64_t next_watch_id_ = 0;
   int64_t last_served_ = -1;  // round robin among watchers with pending events
+  bool progress_requested_ = false;
 };
 
 }  // namespace agent::etcd

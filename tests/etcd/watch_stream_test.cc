@@ -149,3 +149,24 @@ TEST(WatchFutureTest, FutureStartRevisionWaits) {
 
 }  // namespace
 }  // namespace agent::etcd
+
+namespace agent::etcd {
+namespace {
+
+TEST_F(WatchStreamTest, ProgressRequestIsAnsweredOnlyAfterPendingEvents) {
+  stream_.Handle(Create("/a/", "/a0", 0));
+  Drain();
+  store_.Commit({Mutation::Put("/a/1", "x")});  // 2: pending for the watcher
+  WatchRequest progress;
+  progress.mutable_progress_request();
+  stream_.Handle(progress);
+  auto messages = Drain();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0].events_size(), 1);  // the event first
+  EXPECT_EQ(messages[1].watch_id(), -1);    // then the progress notification
+  EXPECT_EQ(messages[1].header().revision(), 2);
+  EXPECT_EQ(messages[1].events_size(), 0);
+}
+
+}  // namespace
+}  // namespace agent::etcd

@@ -13,7 +13,7 @@ start() {
   "$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --revision-file "$work/revision" "$@" \
     >"$work/agent.log" 2>&1 &
   AGENT_PID=$!
-  wait_for 20 grep -q "ready in" "$work/agent.log" || { cat "$work/agent.log"; exit 1; }
+  wait_for 20 grep -qs "ready in" "$work/agent.log" || { cat "$work/agent.log"; exit 1; }
   ENDPOINT=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$work/agent.log" | head -1)
 }
 ectl() { timeout 10 etcdctl --endpoints="$ENDPOINT" "$@"; }

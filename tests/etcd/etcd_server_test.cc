@@ -223,3 +223,27 @@ TEST_F(EtcdServerTest, LeaseKeepAliveOverHttpIsOneFinishedChunkedResponse) {
 
 }  // namespace
 }  // namespace agent::etcd
+
+namespace agent::etcd {
+namespace {
+
+TEST_F(EtcdServerTest, AGrpcClientThatGoesAwayFreesItsWatchers) {
+  Start();
+  auto watch = etcdserverpb::Watch::NewStub(channel_);
+  auto context = std::make_unique<grpc::ClientContext>();
+  auto stream = watch->Watch(context.get());
+  for (const char* key : {"/a", "/b", "/c"}) {
+    etcdserverpb::WatchRequest create;
+    create.mutable_create_request()->set_key(key);
+    ASSERT_TRUE(stream->Write(create));
+    etcdserverpb::WatchResponse created;
+    ASSERT_TRUE(stream->Read(&created));
+  }
+  EXPECT_EQ(store_.subscription_count(), 3u);
+  context->TryCancel();  // no WritesDone, no cancel requests: the client just disappears
+  (void)stream->Finish();
+  EXPECT_TRUE(Eventually([&] { return store_.subscription_count() == 0; }));
+}
+
+}  // namespace
+}  // namespace agent::etcd

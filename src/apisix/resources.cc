@@ -32,7 +32,13 @@ std::string EncodeJson(const Route& route) {
     j["vars"] = std::move(vars);
   }
   j["priority"] = route.priority;
-  j["upstream_id"] = route.upstream_id;
+  if (!route.upstream_id.empty()) j["upstream_id"] = route.upstream_id;
+  if (route.timeout_seconds) {
+    j["timeout"] = {{"connect", route.timeout_connect_seconds.value_or(kDefaultProxyTimeoutSeconds)},
+                    {"send", *route.timeout_seconds},
+                    {"read", *route.timeout_seconds}};
+  }
+  if (!route.plugins.empty()) j["plugins"] = route.plugins;
   j["status"] = 1;
   return j.dump();
 }

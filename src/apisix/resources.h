@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "nlohmann/json.hpp"
+
 namespace agent::apisix {
 
 // One condition of a route's `vars` (lua-resty-expr): [var, ("!",) op, value].
@@ -27,7 +29,11 @@ struct Route {
   std::vector<std::string> hosts;  // empty = any host
   std::vector<RouteVar> vars;
   int64_t priority = 0;
-  std::string upstream_id;
+  std::string upstream_id;  // empty when plugins answer on their own (redirect, direct response)
+  // Route timeout (replaces the upstream's): connect, and send = read = the Envoy route timeout.
+  std::optional<double> timeout_connect_seconds;
+  std::optional<double> timeout_seconds;
+  nlohmann::json plugins = nlohmann::json::object();  // plugin name → configuration
 };
 
 struct UpstreamNode {

@@ -10,8 +10,6 @@
 
 namespace agent::translate {
 
-using envoy::config::route::v3::RouteAction;
-
 namespace {
 
 std::string StripPort(const std::string& domain) {
@@ -52,7 +50,7 @@ HostTranslation TranslateDomains(const google::protobuf::RepeatedPtrField<std::s
 }
 
 void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfiguration& config,
-                                 const std::map<std::string, std::string>& upstream_ids, apisix::IdAllocator& ids,
+                                 const UpstreamIndex& upstreams, apisix::IdAllocator& ids,
                                  std::vector<apisix::Route>& routes, Diagnostics& skipped) {
   for (const auto& vhost : config.virtual_hosts()) {
     const std::string vhost_resource =
@@ -71,24 +69,11 @@ void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfigurat
         skipped.push_back({resource, "", "too many routes in one virtual host to keep their order"});
         break;
       }
-      if (!route.has_route()) {
-        skipped.push_back({resource, "action", "only forwarding routes (route) are translated yet"});
-        continue;
-      }
-      const RouteAction& action = route.route();
-      if (action.cluster_specifier_case() != RouteAction::kCluster) {
-        skipped.push_back({resource, "route.cluster_specifier", "only a single named cluster is translated yet"});
-        continue;
-      }
-      auto upstream = upstream_ids.find(action.cluster());
-      if (upstream == upstream_ids.end()) {
-        skipped.push_back({resource, "route.cluster", absl::StrCat("cluster ", action.cluster(), " is not known")});
-        continue;
-      }
       auto match = TranslateMatch(route.match(), resource, skipped);
       if (!match) continue;
-
       apisix::Route out;
+      if (!TranslateRouteAction(route, InheritedHeaders{&vhost, &config}, upstreams, resource, out, skipped)) continue;
+
       // Route names repeat across virtual hosts (Istio's "default"); the path to the route is unique.
       out.id = ids.Assign(absl::StrCat("route:", config.name(), "/", vhost.name(), "/", route_label));
       out.name = absl::StrCat(vhost.name(), "/", route_label);
@@ -98,7 +83,6 @@ void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfigurat
       out.vars = std::move(match->vars);
       out.hosts = hosts.hosts;
       out.priority = hosts.tier * kPriorityPerDomainTier + (kMaxRoutesPerVirtualHost - i);
-      out.upstream_id = upstream->second;
       routes.push_back(std::move(out));
     }
   }

@@ -8,6 +8,7 @@
 #include "apisix/resources.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "translate/diagnostics.h"
+#include "translate/route_action_translator.h"
 
 namespace agent::translate {
 
@@ -27,9 +28,9 @@ struct HostTranslation {
 HostTranslation TranslateDomains(const google::protobuf::RepeatedPtrField<std::string>& domains,
                                  const std::string& resource, Diagnostics& skipped);
 
-// Routes of one RouteConfiguration. `upstream_ids` maps cluster names to upstream IDs.
+// Routes of one RouteConfiguration.
 void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfiguration& config,
-                                 const std::map<std::string, std::string>& upstream_ids, apisix::IdAllocator& ids,
+                                 const UpstreamIndex& upstreams, apisix::IdAllocator& ids,
                                  std::vector<apisix::Route>& routes, Diagnostics& skipped);
 
 }  // namespace agent::translate

@@ -13,17 +13,17 @@ Translation Translate(const xds::ResourceSnapshot& snapshot) {
   Translation out;
   apisix::IdAllocator ids;  // one allocator for every object: IDs never collide across kinds either
 
-  std::map<std::string, std::string> upstream_ids;
+  UpstreamIndex upstreams;
   for (const auto& [name, cluster] : snapshot.clusters) {  // std::map: sorted, so IDs are set-determined
     auto upstream = TranslateCluster(cluster, snapshot, out.skipped);
     if (!upstream) continue;
     upstream->id = ids.Assign(absl::StrCat("upstream:", name));
-    upstream_ids.emplace(name, upstream->id);
+    upstreams.emplace(name, UpstreamRef{upstream->id, upstream->connect_timeout_seconds});
     out.upstreams.push_back(*std::move(upstream));
   }
 
   for (const auto& [name, config] : snapshot.route_configurations) {
-    TranslateRouteConfiguration(config, upstream_ids, ids, out.routes, out.skipped);
+    TranslateRouteConfiguration(config, upstreams, ids, out.routes, out.skipped);
   }
   std::set<std::string> translated;
   for (const auto& [name, config] : snapshot.route_configurations) translated.insert(name);
@@ -31,8 +31,11 @@ Translation Translate(const xds::ResourceSnapshot& snapshot) {
     for (const auto& config : ExtractListenerRoutes(listener, out.skipped).inline_configs) {
       // Listeners repeat one inline configuration in several filter chains; translate it once.
       if (!translated.insert(config.name()).second) continue;
-      TranslateRouteConfiguration(config, upstream_ids, ids, out.routes, out.skipped);
+      TranslateRouteConfiguration(config, upstreams, ids, out.routes, out.skipped);
     }
+  }
+  for (const apisix::Route& route : out.routes) {
+    for (const auto& [plugin, conf] : route.plugins.items()) out.plugins_used.insert(plugin);
   }
   return out;
 }

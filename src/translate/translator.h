@@ -2,6 +2,8 @@
 // yields the same objects, with the same IDs and the same bytes.
 #pragma once
 
+#include <set>
+#include <string>
 #include <vector>
 
 #include "apisix/resources.h"
@@ -14,6 +16,8 @@ struct Translation {
   std::vector<apisix::Route> routes;
   std::vector<apisix::Upstream> upstreams;
   Diagnostics skipped;
+  // APISIX plugins the routes use: bundle mode enables exactly these.
+  std::set<std::string> plugins_used;
 };
 
 Translation Translate(const xds::ResourceSnapshot& snapshot);

@@ -56,7 +56,9 @@ set(xds_roots
   envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto
   envoy/extensions/filters/http/router/v3/router.proto
   envoy/extensions/transport_sockets/tls/v3/tls.proto
-  envoy/extensions/upstreams/http/v3/http_protocol_options.proto)
+  envoy/extensions/upstreams/http/v3/http_protocol_options.proto
+  envoy/extensions/filters/http/fault/v3/fault.proto
+  envoy/extensions/filters/http/cors/v3/cors.proto)
 set(etcd_roots
   etcd/etcdserver/etcdserverpb/rpc.proto)
 set(grpc_service_protos

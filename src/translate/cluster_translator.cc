@@ -1,6 +1,9 @@
 #include "translate/cluster_translator.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "translate/endpoint_translator.h"
 
 namespace agent::translate {
@@ -36,6 +39,33 @@ void TranslateLbPolicy(const Cluster& cluster, apisix::Upstream& upstream, const
   }
 }
 
+// Istio's ORIGINAL_DST clusters send traffic where the connection was going. "inbound|P||…" is the
+// local application: iptables REDIRECT keeps the port, so 127.0.0.1:P (Istio 1.9 spelled it that
+// way). The passthrough clusters go to APISIX's original-destination server, which proxies to
+// $connection_original_dst (bundle mode renders it, on the inbound capture port).
+std::optional<apisix::Upstream> TranslateOriginalDestination(const Cluster& cluster, const std::string& resource,
+                                                             Diagnostics& skipped) {
+  apisix::Upstream upstream;
+  upstream.name = cluster.name();
+  upstream.desc = absl::StrCat("xds cluster ", cluster.name(), " (original destination)");
+  if (cluster.has_connect_timeout()) {
+    const auto& d = cluster.connect_timeout();
+    upstream.connect_timeout_seconds = static_cast<double>(d.seconds()) + static_cast<double>(d.nanos()) / 1e9;
+  }
+  uint32_t port = 0;
+  std::vector<std::string> parts = absl::StrSplit(cluster.name(), '|');
+  if (parts.size() >= 2 && parts[0] == "inbound" && absl::SimpleAtoi(parts[1], &port) && port > 0 && port < 65536) {
+    upstream.nodes.push_back({"127.0.0.1", port, 1, 0});
+    return upstream;
+  }
+  if (cluster.name() == "PassthroughCluster" || absl::StartsWith(cluster.name(), "InboundPassthroughCluster")) {
+    upstream.nodes.push_back({"127.0.0.1", kOriginalDestinationProxyPort, 1, 0});
+    return upstream;
+  }
+  skipped.push_back({resource, "type", "ORIGINAL_DST outside Istio's inbound and passthrough clusters"});
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const xds::ResourceSnapshot& snapshot,
@@ -47,6 +77,7 @@ std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const x
     return std::nullopt;
   }
 
+  if (cluster.type() == Cluster::ORIGINAL_DST) return TranslateOriginalDestination(cluster, resource, skipped);
   switch (cluster.type()) {
     case Cluster::STATIC:
     case Cluster::STRICT_DNS:

@@ -25,7 +25,7 @@ namespace {
 // Header names as nginx variables.
 std::string HeaderVar(const std::string& name) {
   if (name == ":method") return "request_method";
-  if (name == ":authority") return "host";
+  if (name == ":authority") return "http_host";  // with the port, as :authority
   if (name == ":scheme") return "scheme";
   if (name == ":path") return "request_uri";
   return "http_" + absl::StrReplaceAll(absl::AsciiStrToLower(name), {{"-", "_"}});
@@ -59,8 +59,14 @@ std::optional<apisix::RouteVar> FromStringMatcher(std::string var, const StringM
 // older control planes, so they are read on purpose.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-std::optional<apisix::RouteVar> FromHeaderMatcher(const HeaderMatcher& h) {
+std::optional<std::vector<apisix::RouteVar>> FromHeaderMatcher(const HeaderMatcher& h) {
   std::string var = HeaderVar(h.name());
+  if (h.header_match_specifier_case() == HeaderMatcher::kRangeMatch) {
+    // [start, end): two numeric comparisons; their negation is not a pair of vars.
+    if (h.invert_match()) return std::nullopt;
+    return std::vector<apisix::RouteVar>{{var, ">=", std::to_string(h.range_match().start()), false},
+                                         {var, "<", std::to_string(h.range_match().end()), false}};
+  }
   std::optional<apisix::RouteVar> result;
   switch (h.header_match_specifier_case()) {
     case HeaderMatcher::kExactMatch:
@@ -89,10 +95,11 @@ std::optional<apisix::RouteVar> FromHeaderMatcher(const HeaderMatcher& h) {
       result = Present(var);  // Envoy: no specifier = the header must be present
       break;
     default:
-      return std::nullopt;  // range_match: no numeric range operator in lua-resty-expr
+      return std::nullopt;
   }
-  if (result && h.invert_match()) result->negate = !result->negate;
-  return result;
+  if (!result) return std::nullopt;
+  if (h.invert_match()) result->negate = !result->negate;
+  return std::vector<apisix::RouteVar>{*std::move(result)};
 }
 #pragma GCC diagnostic pop
 
@@ -124,19 +131,25 @@ std::optional<MatchTranslation> TranslateMatch(const RouteMatch& match, const st
     default:
       return refuse("path_specifier", "this path matcher has no APISIX equivalent yet");
   }
-  if (match.has_case_sensitive() && !match.case_sensitive().value()) {
-    // APISIX matches uris case-sensitively: the route matches less, never more.
-    skipped.push_back({resource, "match.case_sensitive", "case-insensitive paths match case-sensitively in APISIX"});
+  if (match.has_case_sensitive() && !match.case_sensitive().value() &&
+      match.path_specifier_case() != RouteMatch::kSafeRegex) {
+    // APISIX's uris are case-sensitive: match every path and test it case-insensitively.
+    const bool exact = match.path_specifier_case() == RouteMatch::kPath;
+    const std::string& text = exact ? match.path() : (match.path_specifier_case() == RouteMatch::kPrefix ? match.prefix() : match.path_separated_prefix());
+    std::string pattern = "^" + RegexEscape(text) + (exact ? "$" : "");
+    if (match.path_specifier_case() == RouteMatch::kPathSeparatedPrefix) pattern += "(/|$)";
+    out.uris = {"/*"};
+    out.vars.insert(out.vars.begin(), apisix::RouteVar{"uri", "~*", pattern, false});
   }
   if (match.has_runtime_fraction()) return refuse("runtime_fraction", "traffic fractions are not translated yet");
-  if (match.has_grpc()) return refuse("grpc", "gRPC-only matching is not translated yet");
+  if (match.has_grpc()) out.vars.push_back({"http_content_type", "~~", "^application/grpc", false});
   if (match.has_tls_context()) return refuse("tls_context", "TLS context matching is not translated yet");
   if (match.dynamic_metadata_size() > 0) return refuse("dynamic_metadata", "metadata matching has no APISIX equivalent");
 
   for (int i = 0; i < match.headers_size(); ++i) {
-    auto var = FromHeaderMatcher(match.headers(i));
-    if (!var) return refuse(absl::StrCat("headers[", i, "]"), "this header matcher has no APISIX equivalent");
-    out.vars.push_back(*std::move(var));
+    auto vars = FromHeaderMatcher(match.headers(i));
+    if (!vars) return refuse(absl::StrCat("headers[", i, "]"), "this header matcher has no APISIX equivalent");
+    for (auto& var : *vars) out.vars.push_back(std::move(var));
   }
   for (int i = 0; i < match.query_parameters_size(); ++i) {
     const auto& q = match.query_parameters(i);

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "translate/filter_config_translator.h"
 #include "translate/match_translator.h"
 
 namespace agent::translate {
@@ -272,6 +273,23 @@ bool TranslateRouteAction(const envoy::config::route::v3::Route& route, const In
   if (action.has_host_rewrite_literal()) rewrite["host"] = action.host_rewrite_literal();
   if (!request.empty()) rewrite["headers"] = RequestHeadersJson(request);
   if (!rewrite.empty()) out.plugins["proxy-rewrite"] = std::move(rewrite);
+  if (action.request_mirror_policies_size() > 0) {
+    const auto& mirror = action.request_mirror_policies(0);
+    auto target = upstreams.find(mirror.cluster());
+    if (target == upstreams.end() || target->second.mirror_host.empty()) {
+      skipped.push_back({resource, "route.request_mirror_policies",
+                         absl::StrCat("mirror cluster ", mirror.cluster(), " has no known endpoint")});
+    } else {
+      json plugin = {{"host", target->second.mirror_host}};
+      if (mirror.has_runtime_fraction()) {
+        plugin["sample_ratio"] = Percent(mirror.runtime_fraction().default_value()) / 100.0;
+      }
+      out.plugins["proxy-mirror"] = std::move(plugin);
+    }
+    if (action.request_mirror_policies_size() > 1) {
+      skipped.push_back({resource, "route.request_mirror_policies", "APISIX mirrors to one place; the first is used"});
+    }
+  }
   return true;
 }
 

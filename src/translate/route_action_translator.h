@@ -17,6 +17,7 @@ namespace agent::translate {
 struct UpstreamRef {
   std::string id;
   std::optional<double> connect_timeout_seconds;
+  std::string mirror_host;  // "http://host:port" of its first node: proxy-mirror needs a concrete address
 };
 using UpstreamIndex = std::map<std::string, UpstreamRef>;  // cluster name → its upstream
 

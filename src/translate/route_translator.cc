@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "translate/filter_config_translator.h"
 #include "translate/match_translator.h"
 
 namespace agent::translate {
@@ -73,6 +74,7 @@ void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfigurat
       if (!match) continue;
       apisix::Route out;
       if (!TranslateRouteAction(route, InheritedHeaders{&vhost, &config}, upstreams, resource, out, skipped)) continue;
+      TranslateFilterConfigs(route, vhost, resource, out, skipped);
 
       // Route names repeat across virtual hosts (Istio's "default"); the path to the route is unique.
       out.id = ids.Assign(absl::StrCat("route:", config.name(), "/", vhost.name(), "/", route_label));

@@ -18,7 +18,13 @@ Translation Translate(const xds::ResourceSnapshot& snapshot) {
     auto upstream = TranslateCluster(cluster, snapshot, out.skipped);
     if (!upstream) continue;
     upstream->id = ids.Assign(absl::StrCat("upstream:", name));
-    upstreams.emplace(name, UpstreamRef{upstream->id, upstream->connect_timeout_seconds});
+    std::string mirror_host;
+    if (!upstream->nodes.empty()) {
+      const auto& node = upstream->nodes.front();
+      mirror_host = absl::StrCat("http://", node.host.find(':') != std::string::npos ? "[" + node.host + "]" : node.host,
+                                 ":", node.port);
+    }
+    upstreams.emplace(name, UpstreamRef{upstream->id, upstream->connect_timeout_seconds, mirror_host});
     out.upstreams.push_back(*std::move(upstream));
   }
 

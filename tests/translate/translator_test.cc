@@ -75,7 +75,7 @@ TEST(TranslatorTest, HeaderAndQueryMatchersBecomeVars) {
 
 TEST(TranslatorTest, UnexpressibleMatchDropsTheRouteInsteadOfWideningIt) {
   Translation t = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
-      "routes":[{"name":"ranged","match":{"prefix":"/","headers":[{"name":"x-n","rangeMatch":{"start":1,"end":5}}]},
+      "routes":[{"name":"ranged","match":{"prefix":"/","headers":[{"name":"x-n","rangeMatch":{"start":1,"end":5},"invertMatch":true}]},
                  "route":{"cluster":"c1"}},
                 {"name":"unknown-cluster","match":{"prefix":"/"},"route":{"cluster":"nope"}}]}]})"));
   EXPECT_TRUE(t.routes.empty());
@@ -142,6 +142,60 @@ TEST(ListenerRoutesTest, CollectsRdsNamesAndInlineConfigs) {
   ASSERT_EQ(routes.inline_configs.size(), 1u);
   EXPECT_EQ(routes.inline_configs[0].name(), "0.0.0.0_80/inline");
   EXPECT_TRUE(skipped.empty());
+}
+
+}  // namespace
+}  // namespace agent::translate
+
+namespace agent::translate {
+namespace {
+
+TEST(MatchTranslatorTest, RangeGrpcAndCaseInsensitivePaths) {
+  Translation t = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
+      "routes":[{"match":{"prefix":"/Api","caseSensitive":false,"grpc":{},
+                          "headers":[{"name":"x-n","rangeMatch":{"start":1,"end":5}}]},
+                 "route":{"cluster":"c1"}}]}]})"));
+  ASSERT_EQ(t.routes.size(), 1u);
+  EXPECT_EQ(t.routes[0].uris, std::vector<std::string>{"/*"});
+  std::vector<apisix::RouteVar> expected = {{"uri", "~*", "^\\/Api", false},
+                                            {"http_content_type", "~~", "^application/grpc", false},
+                                            {"http_x_n", ">=", "1", false},
+                                            {"http_x_n", "<", "5", false}};
+  EXPECT_EQ(t.routes[0].vars, expected);
+}
+
+TEST(FilterConfigTest, FaultAndCorsPerRoute) {
+  Translation t = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
+      "typedPerFilterConfig":{"envoy.filters.http.cors":{
+          "@type":"type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+          "allowOriginStringMatch":[{"exact":"https://a.com"},{"suffix":".b.com"}],
+          "allowMethods":"GET,POST","maxAge":"600","allowCredentials":true}},
+      "routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"},
+        "typedPerFilterConfig":{"envoy.filters.http.fault":{
+          "@type":"type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+          "abort":{"httpStatus":503,"percentage":{"numerator":25}},
+          "delay":{"fixedDelay":"1.5s","percentage":{"numerator":500000,"denominator":"MILLION"}}}}}]}]})"));
+  ASSERT_EQ(t.routes.size(), 1u);
+  const auto& plugins = t.routes[0].plugins;
+  EXPECT_EQ(plugins["fault-injection"]["abort"], (nlohmann::json{{"http_status", 503}, {"percentage", 25}}));
+  EXPECT_EQ(plugins["fault-injection"]["delay"], (nlohmann::json{{"duration", 1.5}, {"percentage", 50}}));
+  EXPECT_EQ(plugins["cors"]["allow_origins"], "https://a.com");
+  EXPECT_EQ(plugins["cors"]["allow_origins_by_regex"], nlohmann::json::array({"\\.b\\.com$"}));
+  EXPECT_EQ(plugins["cors"]["max_age"], 600);
+  EXPECT_EQ(plugins["cors"]["allow_credential"], true);
+  EXPECT_EQ(t.plugins_used, (std::set<std::string>{"cors", "fault-injection"}));
+}
+
+TEST(IstioClustersTest, InboundAndPassthroughClustersGetLocalNodes) {
+  xds::ResourceSnapshot s;
+  s.clusters["inbound|8080||"] = FromJson<envoy::config::cluster::v3::Cluster>(
+      R"({"name":"inbound|8080||","type":"ORIGINAL_DST","lbPolicy":"CLUSTER_PROVIDED"})");
+  s.clusters["PassthroughCluster"] = FromJson<envoy::config::cluster::v3::Cluster>(
+      R"({"name":"PassthroughCluster","type":"ORIGINAL_DST","lbPolicy":"CLUSTER_PROVIDED"})");
+  Translation t = Translate(s);
+  ASSERT_EQ(t.upstreams.size(), 2u);
+  EXPECT_EQ(t.upstreams[0].nodes, (std::vector<apisix::UpstreamNode>{{"127.0.0.1", 9081, 1, 0}}));  // Passthrough…
+  EXPECT_EQ(t.upstreams[1].nodes, (std::vector<apisix::UpstreamNode>{{"127.0.0.1", 8080, 1, 0}}));  // inbound|8080||
 }
 
 }  // namespace

@@ -60,6 +60,12 @@ std::string EncodeJson(const Upstream& upstream) {
     nodes.push_back(std::move(node));
   }
   j["nodes"] = std::move(nodes);
+  if (!upstream.scheme.empty()) j["scheme"] = upstream.scheme;
+  if (!upstream.upstream_host.empty()) {
+    j["pass_host"] = "rewrite";
+    j["upstream_host"] = upstream.upstream_host;
+  }
+  if (!upstream.checks.is_null()) j["checks"] = upstream.checks;
   if (upstream.connect_timeout_seconds) {
     j["timeout"] = {{"connect", *upstream.connect_timeout_seconds},
                     {"send", kDefaultProxyTimeoutSeconds},

@@ -1,5 +1,7 @@
 #include "reconcile/reconciler.h"
 
+#include <set>
+
 #include "apisix/resources.h"
 #include "common/logging.h"
 #include "translate/translator.h"
@@ -18,7 +20,13 @@ void Reconciler::Initialize() {
 
 ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
   translate::Translation translation = translate::Translate(snapshot);
-  for (const translate::Skipped& s : translation.skipped) log::Warn("translation skipped %s", s.ToString());
+  // Report what was left out once, not again on every later update that still leaves it out.
+  std::set<std::string> reported;
+  for (const translate::Skipped& s : translation.skipped) {
+    std::string line = s.ToString();
+    if (reported_.count(line) == 0) log::Warn("translation skipped %s", line);
+    reported.insert(std::move(line));
+  }
 
   std::map<std::string, std::string> desired;
   for (const apisix::Upstream& u : translation.upstreams) desired.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
@@ -42,6 +50,7 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
   for (const auto& m : mutations) (m.kind == store::Mutation::Kind::kPut ? stats.puts : stats.deletes) += 1;
   stats.revision = mutations.empty() ? store_.current_revision() : store_.Commit(mutations);
   applied_ = std::move(desired);
+  reported_ = std::move(reported);
   return stats;
 }
 

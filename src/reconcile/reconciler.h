@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "apisix/key_layout.h"
@@ -40,6 +41,7 @@ class Reconciler {
   const apisix::KeyLayout layout_;
   mutable std::mutex mutex_;
   std::map<std::string, std::string> applied_;  // key → value the agent owns in the store
+  std::set<std::string> reported_;             // skipped features already logged
 };
 
 }  // namespace agent::reconcile

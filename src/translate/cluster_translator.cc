@@ -1,9 +1,12 @@
 #include "translate/cluster_translator.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "translate/endpoint_translator.h"
 
 namespace agent::translate {
@@ -66,6 +69,45 @@ std::optional<apisix::Upstream> TranslateOriginalDestination(const Cluster& clus
   return std::nullopt;
 }
 
+// DestinationRule SIMPLE TLS: https, SNI as upstream_host (APISIX sends it as Host too). Client
+// certificates come from SDS or files the agent does not read: reported.
+void TranslateTransportSocket(const Cluster& cluster, apisix::Upstream& upstream, const std::string& resource,
+                              Diagnostics& skipped) {
+  if (!cluster.has_transport_socket() || !cluster.transport_socket().has_typed_config()) return;
+  envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext tls;
+  if (!cluster.transport_socket().typed_config().UnpackTo(&tls)) return;  // raw_buffer and others: plaintext
+  upstream.scheme = "https";
+  if (!tls.sni().empty()) upstream.upstream_host = tls.sni();
+  const auto& common = tls.common_tls_context();
+  if (common.tls_certificates_size() > 0 || common.tls_certificate_sds_secret_configs_size() > 0) {
+    skipped.push_back({resource, "transport_socket.common_tls_context",
+                       "client certificates (mutual TLS) are not sent: they come from SDS or files"});
+  }
+}
+
+// Outlier detection as APISIX health checks: a passive check counting the same failures, and the
+// cheap TCP active check APISIX requires beside it (nodes come back when they answer again).
+void TranslateOutlierDetection(const Cluster& cluster, apisix::Upstream& upstream) {
+  if (!cluster.has_outlier_detection()) return;
+  const auto& od = cluster.outlier_detection();
+  auto clamp = [](uint32_t v) { return std::clamp<uint32_t>(v, 1, 254); };
+  const uint32_t consecutive_5xx = od.has_consecutive_5xx() ? od.consecutive_5xx().value() : 5;
+  const uint32_t gateway = od.has_consecutive_gateway_failure() ? od.consecutive_gateway_failure().value() : 5;
+  const int64_t interval = od.has_interval() ? std::max<int64_t>(1, od.interval().seconds()) : 10;
+  nlohmann::json healthy_statuses = nlohmann::json::array();
+  for (int s = 200; s < 400; ++s) healthy_statuses.push_back(s);
+  upstream.checks = {
+      {"active", {{"type", "tcp"},
+                  {"healthy", {{"interval", interval}, {"successes", 1}}},
+                  {"unhealthy", {{"interval", interval}, {"tcp_failures", clamp(gateway)}, {"timeouts", clamp(gateway)}}}}},
+      {"passive", {{"type", "http"},
+                   {"healthy", {{"http_statuses", std::move(healthy_statuses)}, {"successes", 1}}},
+                   {"unhealthy", {{"http_statuses", {500, 502, 503, 504}},
+                                  {"http_failures", clamp(consecutive_5xx)},
+                                  {"tcp_failures", clamp(gateway)},
+                                  {"timeouts", clamp(gateway)}}}}}};
+}
+
 }  // namespace
 
 std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const xds::ResourceSnapshot& snapshot,
@@ -94,6 +136,8 @@ std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const x
   upstream.name = cluster.name();
   upstream.desc = absl::StrCat("xds cluster ", cluster.name());
   TranslateLbPolicy(cluster, upstream, resource, skipped);
+  TranslateTransportSocket(cluster, upstream, resource, skipped);
+  TranslateOutlierDetection(cluster, upstream);
   if (cluster.has_connect_timeout()) {
     const auto& d = cluster.connect_timeout();
     upstream.connect_timeout_seconds = static_cast<double>(d.seconds()) + static_cast<double>(d.nanos()) / 1e9;

@@ -38,6 +38,13 @@ void TranslateFault(const google::protobuf::Any& any, const std::string& resourc
     return;
   }
   json plugin = json::object();
+  auto below_one_percent = [&](const envoy::type::v3::FractionalPercent& p, const char* field) {
+    if (p.numerator() == 0 || Percent(p) > 0) return false;
+    skipped.push_back({resource, field, "a fraction below 1% has no APISIX equivalent (integer percent); left out"});
+    return true;
+  };
+  if (fault.has_abort() && below_one_percent(fault.abort().percentage(), "fault.abort.percentage")) fault.clear_abort();
+  if (fault.has_delay() && below_one_percent(fault.delay().percentage(), "fault.delay.percentage")) fault.clear_delay();
   if (fault.has_abort()) {
     if (fault.abort().error_type_case() == envoy::extensions::filters::http::fault::v3::FaultAbort::kHttpStatus) {
       plugin["abort"] = {{"http_status", fault.abort().http_status()},
@@ -71,7 +78,14 @@ void TranslateCors(const Policy& policy, const std::string& resource, apisix::Ro
       case StringMatcher::kPrefix: by_regex.push_back("^" + RegexEscape(m.prefix())); break;
       case StringMatcher::kSuffix: by_regex.push_back(RegexEscape(m.suffix()) + "$"); break;
       case StringMatcher::kContains: by_regex.push_back(RegexEscape(m.contains())); break;
-      case StringMatcher::kSafeRegex: by_regex.push_back("^(?:" + m.safe_regex().regex() + ")$"); break;
+      case StringMatcher::kSafeRegex:
+        if (IsUsableRegex(m.safe_regex().regex())) {
+          by_regex.push_back("^(?:" + m.safe_regex().regex() + ")$");
+        } else {
+          skipped.push_back({resource, "cors.allow_origin_string_match",
+                             absl::StrCat("origin regex \"", m.safe_regex().regex(), "\" does not compile; left out")});
+        }
+        break;
       default: break;
     }
   }

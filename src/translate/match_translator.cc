@@ -1,6 +1,8 @@
 #include "absl/strings/string_view.h"
 #include "translate/match_translator.h"
 
+#include <regex>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -10,6 +12,16 @@ namespace agent::translate {
 using envoy::config::route::v3::HeaderMatcher;
 using envoy::config::route::v3::RouteMatch;
 using envoy::type::matcher::v3::StringMatcher;
+
+bool IsUsableRegex(const std::string& pattern) {
+  // ECMAScript is close enough to RE2 and PCRE to catch what neither accepts ("*.example.com").
+  try {
+    std::regex compiled(pattern);
+    return true;
+  } catch (const std::regex_error&) {
+    return false;
+  }
+}
 
 std::string RegexEscape(const std::string& text) {
   std::string out;
@@ -121,6 +133,7 @@ std::optional<MatchTranslation> TranslateMatch(const RouteMatch& match, const st
       out.uris.push_back(match.path());
       break;
     case RouteMatch::kSafeRegex:
+      if (!IsUsableRegex(match.safe_regex().regex())) return refuse("safe_regex", "the regex does not compile");
       out.uris.push_back("/*");
       out.vars.push_back({"uri", "~~", "^(?:" + match.safe_regex().regex() + ")$", false});
       break;
@@ -149,7 +162,12 @@ std::optional<MatchTranslation> TranslateMatch(const RouteMatch& match, const st
   for (int i = 0; i < match.headers_size(); ++i) {
     auto vars = FromHeaderMatcher(match.headers(i));
     if (!vars) return refuse(absl::StrCat("headers[", i, "]"), "this header matcher has no APISIX equivalent");
-    for (auto& var : *vars) out.vars.push_back(std::move(var));
+    for (auto& var : *vars) {
+      if ((var.op == "~~" || var.op == "~*") && !IsUsableRegex(var.value)) {
+        return refuse(absl::StrCat("headers[", i, "]"), "the regex does not compile");
+      }
+      out.vars.push_back(std::move(var));
+    }
   }
   for (int i = 0; i < match.query_parameters_size(); ++i) {
     const auto& q = match.query_parameters(i);

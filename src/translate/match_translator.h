@@ -20,6 +20,9 @@ struct MatchTranslation {
 std::optional<MatchTranslation> TranslateMatch(const envoy::config::route::v3::RouteMatch& match,
                                                const std::string& resource, Diagnostics& skipped);
 
+// Whether a regex from xDS compiles at all; one that does not is reported, never emitted.
+bool IsUsableRegex(const std::string& pattern);
+
 // Escapes `text` for use as a literal inside a PCRE pattern.
 std::string RegexEscape(const std::string& text);
 

@@ -41,7 +41,9 @@ int RunSidecar(config::SidecarConfig config) {
   store::KvStore store(store_options);
 
   const auto line = config.apisix_version == "2.x" ? apisix::VersionLine::k2x : apisix::VersionLine::k3x;
-  reconcile::Reconciler reconciler(store, apisix::KeyLayout(config.etcd_key_prefix, line));
+  translate::TranslateOptions translate_options;
+  translate_options.original_dst_var = config.original_dst_var;
+  reconcile::Reconciler reconciler(store, apisix::KeyLayout(config.etcd_key_prefix, line), translate_options);
   reconciler.Initialize();
 
   etcd::EtcdApiOptions api_options;

@@ -36,6 +36,9 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
   app.add_option("--etcd-password", c.etcd_password, "the password for --etcd-user");
   app.add_option("--max-request-bytes", c.max_request_bytes, "largest etcd request accepted (etcd's default)")
       ->capture_default_str();
+  app.add_option("--original-dst-var", c.original_dst_var,
+                 "nginx variable holding a connection's original destination (ip:port), e.g. connection_original_dst; "
+                 "when set, routes only match connections to the listeners that use them");
   app.add_option("--revision-file", c.revision_file,
                  "keeps the last etcd revision across restarts so it never goes backwards (default: clock only)");
 }

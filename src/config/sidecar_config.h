@@ -37,6 +37,7 @@ struct SidecarConfig {
   std::string etcd_password;
   uint64_t max_request_bytes = 1572864;  // etcd's default
   std::string revision_file;              // where the last revision is kept across restarts
+  std::string original_dst_var;           // nginx variable with the original destination: binds routes to listeners
 
   // Filled by Validate().
   ListenAddress listen;

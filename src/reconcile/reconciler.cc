@@ -8,7 +8,8 @@
 
 namespace agent::reconcile {
 
-Reconciler::Reconciler(store::KvStore& store, apisix::KeyLayout layout) : store_(store), layout_(std::move(layout)) {}
+Reconciler::Reconciler(store::KvStore& store, apisix::KeyLayout layout, translate::TranslateOptions options)
+    : store_(store), layout_(std::move(layout)), options_(std::move(options)) {}
 
 void Reconciler::Initialize() {
   std::vector<store::Mutation> mutations;
@@ -19,7 +20,7 @@ void Reconciler::Initialize() {
 }
 
 ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
-  translate::Translation translation = translate::Translate(snapshot);
+  translate::Translation translation = translate::Translate(snapshot, options_);
   // Report what was left out once, not again on every later update that still leaves it out.
   std::set<std::string> reported;
   for (const translate::Skipped& s : translation.skipped) {

@@ -11,6 +11,7 @@
 
 #include "apisix/key_layout.h"
 #include "store/kv_store.h"
+#include "translate/translator.h"
 #include "xds/resource_snapshot.h"
 
 namespace agent::reconcile {
@@ -26,7 +27,7 @@ struct ApplyStats {
 
 class Reconciler {
  public:
-  Reconciler(store::KvStore& store, apisix::KeyLayout layout);
+  Reconciler(store::KvStore& store, apisix::KeyLayout layout, translate::TranslateOptions options = {});
 
   // Writes the directory placeholders APISIX needs before any configuration (one revision).
   void Initialize();
@@ -39,6 +40,7 @@ class Reconciler {
  private:
   store::KvStore& store_;
   const apisix::KeyLayout layout_;
+  const translate::TranslateOptions options_;
   mutable std::mutex mutex_;
   std::map<std::string, std::string> applied_;  // key → value the agent owns in the store
   std::set<std::string> reported_;             // skipped features already logged

@@ -3,13 +3,37 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "translate/match_translator.h"
 #include "translate/cluster_translator.h"
 #include "translate/listener_translator.h"
 #include "translate/route_translator.h"
 
 namespace agent::translate {
 
-Translation Translate(const xds::ResourceSnapshot& snapshot) {
+namespace {
+
+// A var matching the original destinations of the listeners that use a route configuration.
+std::optional<apisix::RouteVar> ListenerBinding(const std::vector<std::pair<std::string, uint32_t>>& listeners,
+                                                const std::string& var) {
+  if (listeners.empty()) return std::nullopt;
+  std::vector<std::string> alternatives;
+  std::set<std::pair<std::string, uint32_t>> seen;
+  for (const auto& [address, port] : listeners) {
+    if (!seen.insert({address, port}).second) continue;
+    const bool wildcard = address.empty() || address == "0.0.0.0" || address == "::";
+    alternatives.push_back(wildcard ? absl::StrCat(".*:", port) : RegexEscape(absl::StrCat(address, ":", port)));
+  }
+  if (alternatives.size() == 1 && listeners[0].first != "0.0.0.0" && listeners[0].first != "::" &&
+      !listeners[0].first.empty()) {
+    return apisix::RouteVar{var, "==", absl::StrCat(listeners[0].first, ":", listeners[0].second), false};
+  }
+  return apisix::RouteVar{var, "~~", absl::StrCat("^(?:", absl::StrJoin(alternatives, "|"), ")$"), false};
+}
+
+}  // namespace
+
+Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOptions& options) {
   Translation out;
   apisix::IdAllocator ids;  // one allocator for every object: IDs never collide across kinds either
 
@@ -28,17 +52,33 @@ Translation Translate(const xds::ResourceSnapshot& snapshot) {
     out.upstreams.push_back(*std::move(upstream));
   }
 
-  for (const auto& [name, config] : snapshot.route_configurations) {
-    TranslateRouteConfiguration(config, upstreams, ids, out.routes, out.skipped);
+  // Which listeners (address, port) use which route configuration, RDS or inline.
+  std::map<std::string, std::vector<std::pair<std::string, uint32_t>>> users;
+  std::vector<envoy::config::route::v3::RouteConfiguration> inline_configs;
+  for (const auto& [name, listener] : snapshot.listeners) {
+    ListenerRoutes routes = ExtractListenerRoutes(listener, out.skipped);
+    const auto& socket = listener.address().socket_address();
+    std::pair<std::string, uint32_t> where{socket.address(), socket.port_value()};
+    for (const auto& rds : routes.rds_names) users[rds].push_back(where);
+    for (auto& config : routes.inline_configs) {
+      users[config.name()].push_back(where);
+      inline_configs.push_back(std::move(config));
+    }
   }
+  auto translate = [&](const envoy::config::route::v3::RouteConfiguration& config) {
+    const size_t first = out.routes.size();
+    TranslateRouteConfiguration(config, upstreams, ids, out.routes, out.skipped);
+    if (options.original_dst_var.empty()) return;
+    auto binding = ListenerBinding(users[config.name()], options.original_dst_var);
+    if (!binding) return;  // used by no listener we know of (file mode with RDS only): unbound
+    for (size_t i = first; i < out.routes.size(); ++i) out.routes[i].vars.push_back(*binding);
+  };
+  for (const auto& [name, config] : snapshot.route_configurations) translate(config);
   std::set<std::string> translated;
   for (const auto& [name, config] : snapshot.route_configurations) translated.insert(name);
-  for (const auto& [name, listener] : snapshot.listeners) {
-    for (const auto& config : ExtractListenerRoutes(listener, out.skipped).inline_configs) {
-      // Listeners repeat one inline configuration in several filter chains; translate it once.
-      if (!translated.insert(config.name()).second) continue;
-      TranslateRouteConfiguration(config, upstreams, ids, out.routes, out.skipped);
-    }
+  for (const auto& config : inline_configs) {
+    // Listeners repeat one inline configuration in several filter chains; translate it once.
+    if (translated.insert(config.name()).second) translate(config);
   }
   for (const apisix::Route& route : out.routes) {
     for (const auto& [plugin, conf] : route.plugins.items()) out.plugins_used.insert(plugin);

@@ -20,6 +20,13 @@ struct Translation {
   std::set<std::string> plugins_used;
 };
 
-Translation Translate(const xds::ResourceSnapshot& snapshot);
+struct TranslateOptions {
+  // When set, routes only match connections whose original destination is a listener that
+  // references their route configuration, tested on this nginx variable ("ip:port"). Stock nginx
+  // has none: the original agent patched it in as $connection_original_dst. Empty = off.
+  std::string original_dst_var;
+};
+
+Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOptions& options = {});
 
 }  // namespace agent::translate

@@ -200,3 +200,36 @@ TEST(IstioClustersTest, InboundAndPassthroughClustersGetLocalNodes) {
 
 }  // namespace
 }  // namespace agent::translate
+
+namespace agent::translate {
+namespace {
+
+TEST(ListenerBindingTest, RoutesMatchOnlyTheirListenersOriginalDestination) {
+  xds::ResourceSnapshot s = Snapshot(R"({"name":"9080","virtualHosts":[{"name":"vh","domains":["*"],
+      "routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"}}]}]})");
+  const char* hcm = R"("filterChains":[{"filters":[{"name":"hcm","typedConfig":{
+      "@type":"type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+      "rds":{"routeConfigName":"9080"}}}]}])";
+  s.listeners["0.0.0.0_9080"] = FromJson<envoy::config::listener::v3::Listener>(
+      std::string(R"({"name":"0.0.0.0_9080","address":{"socketAddress":{"address":"0.0.0.0","portValue":9080}},)") +
+      hcm + "}");
+
+  Translation unbound = Translate(s);
+  EXPECT_TRUE(unbound.routes.at(0).vars.empty());  // off by default: stock nginx has no such variable
+
+  TranslateOptions options;
+  options.original_dst_var = "connection_original_dst";
+  Translation wildcard = Translate(s, options);
+  EXPECT_EQ(wildcard.routes.at(0).vars.back(),
+            (apisix::RouteVar{"connection_original_dst", "~~", "^(?:.*:9080)$", false}));
+
+  s.listeners["10.96.0.5_9080"] = FromJson<envoy::config::listener::v3::Listener>(
+      std::string(R"({"name":"10.96.0.5_9080","address":{"socketAddress":{"address":"10.96.0.5","portValue":9080}},)") +
+      hcm + "}");
+  s.listeners.erase("0.0.0.0_9080");
+  Translation exact = Translate(s, options);
+  EXPECT_EQ(exact.routes.at(0).vars.back(), (apisix::RouteVar{"connection_original_dst", "==", "10.96.0.5:9080", false}));
+}
+
+}  // namespace
+}  // namespace agent::translate

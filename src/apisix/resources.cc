@@ -60,6 +60,7 @@ std::string EncodeJson(const Upstream& upstream) {
     nodes.push_back(std::move(node));
   }
   j["nodes"] = std::move(nodes);
+  if (upstream.retries) j["retries"] = *upstream.retries;
   if (!upstream.scheme.empty()) j["scheme"] = upstream.scheme;
   if (!upstream.upstream_host.empty()) {
     j["pass_host"] = "rewrite";

@@ -54,6 +54,7 @@ struct Upstream {
   std::string key;                  // chash only
   std::vector<UpstreamNode> nodes;
   std::optional<double> connect_timeout_seconds;
+  std::optional<uint32_t> retries;  // from the routes' retry policies
   std::string scheme;         // "https" for TLS clusters; empty = APISIX's default (http)
   std::string upstream_host;  // with pass_host "rewrite": also the TLS SNI in APISIX
   nlohmann::json checks;      // health checks (null = none)

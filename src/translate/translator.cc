@@ -8,6 +8,7 @@
 #include "translate/cluster_translator.h"
 #include "translate/listener_translator.h"
 #include "translate/route_translator.h"
+#include "translate/upstream_policy_translator.h"
 
 namespace agent::translate {
 
@@ -65,7 +66,9 @@ Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOpti
       inline_configs.push_back(std::move(config));
     }
   }
+  std::vector<const envoy::config::route::v3::RouteConfiguration*> translated_configs;
   auto translate = [&](const envoy::config::route::v3::RouteConfiguration& config) {
+    translated_configs.push_back(&config);
     const size_t first = out.routes.size();
     TranslateRouteConfiguration(config, upstreams, ids, out.routes, out.skipped);
     if (options.original_dst_var.empty()) return;
@@ -80,6 +83,9 @@ Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOpti
     // Listeners repeat one inline configuration in several filter chains; translate it once.
     if (translated.insert(config.name()).second) translate(config);
   }
+  std::map<std::string, std::string> upstream_ids;
+  for (const auto& [cluster, ref] : upstreams) upstream_ids.emplace(cluster, ref.id);
+  ApplyRoutePoliciesToUpstreams(translated_configs, upstream_ids, out.upstreams, out.skipped);
   for (const apisix::Route& route : out.routes) {
     for (const auto& [plugin, conf] : route.plugins.items()) out.plugins_used.insert(plugin);
   }

@@ -19,6 +19,7 @@ class KeyLayout {
       : prefix_(std::move(prefix)), line_(line) {}
 
   const std::string& prefix() const { return prefix_; }
+  VersionLine line() const { return line_; }
   std::string RouteKey(absl::string_view id) const;
   std::string UpstreamKey(absl::string_view id) const;
 

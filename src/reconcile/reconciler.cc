@@ -21,6 +21,7 @@ void Reconciler::Initialize() {
 
 ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
   translate::Translation translation = translate::Translate(snapshot, options_);
+  if (layout_.line() == apisix::VersionLine::k2x) translate::DowngradePluginsTo2x(translation);
   // Report what was left out once, not again on every later update that still leaves it out.
   std::set<std::string> reported;
   for (const translate::Skipped& s : translation.skipped) {

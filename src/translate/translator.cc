@@ -93,3 +93,33 @@ Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOpti
 }
 
 }  // namespace agent::translate
+
+namespace agent::translate {
+
+void DowngradePluginsTo2x(Translation& translation) {
+  for (apisix::Route& route : translation.routes) {
+    for (const char* plugin : {"proxy-rewrite", "response-rewrite"}) {
+      if (!route.plugins.contains(plugin) || !route.plugins[plugin].contains("headers")) continue;
+      const nlohmann::json headers = route.plugins[plugin]["headers"];
+      nlohmann::json flat = nlohmann::json::object();
+      // Bound to names: iterating items() of a temporary would dangle.
+      const nlohmann::json remove = headers.value("remove", nlohmann::json::array());
+      const nlohmann::json set = headers.value("set", nlohmann::json::object());
+      for (const auto& name : remove) flat[name.get<std::string>()] = "";
+      for (const auto& [name, value] : set.items()) flat[name] = value;
+      // 2.x cannot append: an added header replaces an existing one.
+      if (headers.contains("add") && headers["add"].is_object()) {
+        for (const auto& [name, value] : headers["add"].items()) flat[name] = value;
+      } else if (headers.contains("add")) {
+        for (const auto& line : headers["add"]) {
+          std::string text = line.get<std::string>();
+          size_t colon = text.find(": ");
+          if (colon != std::string::npos) flat[text.substr(0, colon)] = text.substr(colon + 2);
+        }
+      }
+      route.plugins[plugin]["headers"] = std::move(flat);
+    }
+  }
+}
+
+}  // namespace agent::translate

@@ -27,6 +27,10 @@ struct TranslateOptions {
   std::string original_dst_var;
 };
 
+// APISIX 2.x's proxy-rewrite and response-rewrite take headers as one flat map (a value of "" removes
+// the header) where 3.x has add/set/remove; this rewrites 3.x shapes for a 2.x data plane.
+void DowngradePluginsTo2x(Translation& translation);
+
 Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOptions& options = {});
 
 }  // namespace agent::translate

@@ -233,3 +233,21 @@ TEST(ListenerBindingTest, RoutesMatchOnlyTheirListenersOriginalDestination) {
 
 }  // namespace
 }  // namespace agent::translate
+
+namespace agent::translate {
+namespace {
+
+TEST(VersionLineTest, HeaderOperationsBecomeFlatMapsFor2x) {
+  Translation t = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
+      "routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"},
+                 "requestHeadersToAdd":[{"header":{"key":"x-a","value":"1"},"append":false},
+                                        {"header":{"key":"x-b","value":"2"}}],
+                 "requestHeadersToRemove":["x-c"],
+                 "responseHeadersToAdd":[{"header":{"key":"x-d","value":"4"}}]}]}]})"));
+  DowngradePluginsTo2x(t);
+  EXPECT_EQ(t.routes.at(0).plugins["proxy-rewrite"]["headers"], (nlohmann::json{{"x-a", "1"}, {"x-b", "2"}, {"x-c", ""}}));
+  EXPECT_EQ(t.routes.at(0).plugins["response-rewrite"]["headers"], (nlohmann::json{{"x-d", "4"}}));
+}
+
+}  // namespace
+}  // namespace agent::translate

@@ -9,7 +9,7 @@
 namespace agent::reconcile {
 
 Reconciler::Reconciler(store::KvStore& store, apisix::KeyLayout layout, translate::TranslateOptions options)
-    : store_(store), layout_(std::move(layout)), options_(std::move(options)) {}
+    : store_(store), layout_(std::move(layout)), translator_(std::move(options)) {}
 
 void Reconciler::Initialize() {
   std::vector<store::Mutation> mutations;
@@ -20,7 +20,8 @@ void Reconciler::Initialize() {
 }
 
 ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
-  translate::Translation translation = translate::Translate(snapshot, options_);
+  std::lock_guard apply_lock(apply_mutex_);  // one update at a time: the translator's cache is not shared
+  translate::Translation translation = translator_.Translate(snapshot);
   if (layout_.line() == apisix::VersionLine::k2x) translate::DowngradePluginsTo2x(translation);
   // Report what was left out once, not again on every later update that still leaves it out.
   std::set<std::string> reported;

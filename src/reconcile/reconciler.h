@@ -40,7 +40,8 @@ class Reconciler {
  private:
   store::KvStore& store_;
   const apisix::KeyLayout layout_;
-  const translate::TranslateOptions options_;
+  translate::Translator translator_;  // keeps per-resource results between updates
+  std::mutex apply_mutex_;
   mutable std::mutex mutex_;
   std::map<std::string, std::string> applied_;  // key → value the agent owns in the store
   std::set<std::string> reported_;             // skipped features already logged

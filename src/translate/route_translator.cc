@@ -52,7 +52,8 @@ HostTranslation TranslateDomains(const google::protobuf::RepeatedPtrField<std::s
 
 void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfiguration& config,
                                  const UpstreamIndex& upstreams, apisix::IdAllocator& ids,
-                                 std::vector<apisix::Route>& routes, Diagnostics& skipped) {
+                                 std::vector<apisix::Route>& routes, Diagnostics& skipped,
+                                 std::vector<std::string>* id_names) {
   for (const auto& vhost : config.virtual_hosts()) {
     const std::string vhost_resource =
         absl::StrCat("RouteConfiguration ", config.name(), ", virtual host ", vhost.name());
@@ -77,7 +78,9 @@ void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfigurat
       TranslateFilterConfigs(route, vhost, resource, out, skipped);
 
       // Route names repeat across virtual hosts (Istio's "default"); the path to the route is unique.
-      out.id = ids.Assign(absl::StrCat("route:", config.name(), "/", vhost.name(), "/", route_label));
+      std::string id_name = absl::StrCat("route:", config.name(), "/", vhost.name(), "/", route_label);
+      out.id = ids.Assign(id_name);
+      if (id_names != nullptr) id_names->push_back(std::move(id_name));
       out.name = absl::StrCat(vhost.name(), "/", route_label);
       out.desc = absl::StrCat("xds route configuration ", config.name(), ", virtual host ", vhost.name(), ", route ",
                               route_label);

@@ -31,6 +31,7 @@ HostTranslation TranslateDomains(const google::protobuf::RepeatedPtrField<std::s
 // Routes of one RouteConfiguration.
 void TranslateRouteConfiguration(const envoy::config::route::v3::RouteConfiguration& config,
                                  const UpstreamIndex& upstreams, apisix::IdAllocator& ids,
-                                 std::vector<apisix::Route>& routes, Diagnostics& skipped);
+                                 std::vector<apisix::Route>& routes, Diagnostics& skipped,
+                                 std::vector<std::string>* id_names = nullptr);
 
 }  // namespace agent::translate

@@ -2,7 +2,11 @@
 
 #include <set>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include "absl/strings/str_cat.h"
+#include "common/stable_hash.h"
 #include "absl/strings/str_join.h"
 #include "translate/match_translator.h"
 #include "translate/cluster_translator.h"
@@ -32,15 +36,70 @@ std::optional<apisix::RouteVar> ListenerBinding(const std::vector<std::pair<std:
   return apisix::RouteVar{var, "~~", absl::StrCat("^(?:", absl::StrJoin(alternatives, "|"), ")$"), false};
 }
 
+// Deterministic bytes (map fields sorted), hashed: equal messages, equal keys.
+uint64_t HashMessage(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return StableHash64(bytes);
+}
+
+const envoy::config::endpoint::v3::ClusterLoadAssignment* AssignmentOf(const envoy::config::cluster::v3::Cluster& cluster,
+                                                                       const xds::ResourceSnapshot& snapshot) {
+  if (cluster.type() != envoy::config::cluster::v3::Cluster::EDS) return nullptr;
+  const std::string& service =
+      cluster.eds_cluster_config().service_name().empty() ? cluster.name() : cluster.eds_cluster_config().service_name();
+  auto it = snapshot.cluster_load_assignments.find(service);
+  return it == snapshot.cluster_load_assignments.end() ? nullptr : &it->second;
+}
+
+// Clusters the routes send traffic to, and clusters they mirror to (only those depend on nodes).
+std::pair<std::set<std::string>, std::set<std::string>> ReferencedClusters(
+    const envoy::config::route::v3::RouteConfiguration& config) {
+  std::set<std::string> clusters, mirrors;
+  for (const auto& vhost : config.virtual_hosts()) {
+    for (const auto& route : vhost.routes()) {
+      if (!route.has_route()) continue;
+      if (!route.route().cluster().empty()) clusters.insert(route.route().cluster());
+      for (const auto& c : route.route().weighted_clusters().clusters()) clusters.insert(c.name());
+      for (const auto& m : route.route().request_mirror_policies()) mirrors.insert(m.cluster());
+    }
+  }
+  return {clusters, mirrors};
+}
+
 }  // namespace
 
 Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOptions& options) {
+  return Translator(options).Translate(snapshot);
+}
+
+Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
+  const TranslateOptions& options = options_;
   Translation out;
   apisix::IdAllocator ids;  // one allocator for every object: IDs never collide across kinds either
+  reused_ = 0;
 
   UpstreamIndex upstreams;
+  std::map<std::string, CachedUpstream> next_upstreams;
   for (const auto& [name, cluster] : snapshot.clusters) {  // std::map: sorted, so IDs are set-determined
-    auto upstream = TranslateCluster(cluster, snapshot, out.skipped);
+    uint64_t key = HashMessage(cluster);
+    if (const auto* cla = AssignmentOf(cluster, snapshot)) key = key * 31 + HashMessage(*cla);
+    CachedUpstream entry;
+    if (auto cached = upstreams_.find(name); cached != upstreams_.end() && cached->second.key == key) {
+      entry = std::move(cached->second);
+      ++reused_;
+    } else {
+      entry.key = key;
+      entry.upstream = TranslateCluster(cluster, snapshot, entry.skipped);
+    }
+    out.skipped.insert(out.skipped.end(), entry.skipped.begin(), entry.skipped.end());
+    std::optional<apisix::Upstream> upstream = entry.upstream;
+    next_upstreams.emplace(name, std::move(entry));
     if (!upstream) continue;
     upstream->id = ids.Assign(absl::StrCat("upstream:", name));
     std::string mirror_host;
@@ -67,14 +126,48 @@ Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOpti
     }
   }
   std::vector<const envoy::config::route::v3::RouteConfiguration*> translated_configs;
+  std::map<std::string, CachedRoutes> next_routes;
   auto translate = [&](const envoy::config::route::v3::RouteConfiguration& config) {
     translated_configs.push_back(&config);
-    const size_t first = out.routes.size();
-    TranslateRouteConfiguration(config, upstreams, ids, out.routes, out.skipped);
-    if (options.original_dst_var.empty()) return;
-    auto binding = ListenerBinding(users[config.name()], options.original_dst_var);
-    if (!binding) return;  // used by no listener we know of (file mode with RDS only): unbound
-    for (size_t i = first; i < out.routes.size(); ++i) out.routes[i].vars.push_back(*binding);
+    std::optional<apisix::RouteVar> binding;
+    if (!options.original_dst_var.empty()) binding = ListenerBinding(users[config.name()], options.original_dst_var);
+    // The routes depend on the configuration, the upstreams it names and the listener binding.
+    uint64_t key = HashMessage(config);
+    const auto [routed, mirrored] = ReferencedClusters(config);
+    for (const std::string& cluster : routed) {
+      auto ref = upstreams.find(cluster);
+      key = key * 31 + (ref == upstreams.end() ? 0
+                                               : StableHash64(absl::StrCat(ref->second.id, "|",
+                                                                           ref->second.connect_timeout_seconds.value_or(-1))));
+    }
+    for (const std::string& cluster : mirrored) {
+      auto ref = upstreams.find(cluster);
+      key = key * 31 + (ref == upstreams.end() ? 1 : StableHash64(ref->second.mirror_host));
+    }
+    if (binding) key = key * 31 + StableHash64(binding->value);
+    CachedRoutes entry;
+    bool hit = false;
+    if (auto cached = routes_.find(config.name()); cached != routes_.end() && cached->second.key == key) {
+      // Reusable if every ID comes out the same (a collision elsewhere could shift one).
+      hit = true;
+      for (size_t i = 0; i < cached->second.routes.size() && hit; ++i) {
+        hit = ids.Assign(cached->second.id_names[i]) == cached->second.routes[i].id;
+      }
+      if (hit) entry = std::move(cached->second);
+    }
+    if (hit) {
+      ++reused_;
+    } else {
+      entry = CachedRoutes{};
+      entry.key = key;
+      TranslateRouteConfiguration(config, upstreams, ids, entry.routes, entry.skipped, &entry.id_names);
+      if (binding) {
+        for (auto& route : entry.routes) route.vars.push_back(*binding);
+      }
+    }
+    out.routes.insert(out.routes.end(), entry.routes.begin(), entry.routes.end());
+    out.skipped.insert(out.skipped.end(), entry.skipped.begin(), entry.skipped.end());
+    next_routes[config.name()] = std::move(entry);
   };
   for (const auto& [name, config] : snapshot.route_configurations) translate(config);
   std::set<std::string> translated;
@@ -86,6 +179,8 @@ Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOpti
   std::map<std::string, std::string> upstream_ids;
   for (const auto& [cluster, ref] : upstreams) upstream_ids.emplace(cluster, ref.id);
   ApplyRoutePoliciesToUpstreams(translated_configs, upstream_ids, out.upstreams, out.skipped);
+  upstreams_ = std::move(next_upstreams);
+  routes_ = std::move(next_routes);
   for (const apisix::Route& route : out.routes) {
     for (const auto& [plugin, conf] : route.plugins.items()) out.plugins_used.insert(plugin);
   }

@@ -2,6 +2,8 @@
 // yields the same objects, with the same IDs and the same bytes.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,6 +33,36 @@ struct TranslateOptions {
 // the header) where 3.x has add/set/remove; this rewrites 3.x shapes for a 2.x data plane.
 void DowngradePluginsTo2x(Translation& translation);
 
+// Translates a snapshot, reusing the results of its previous call for inputs that did not change:
+// a cluster (with its endpoint assignment) whose bytes are the same keeps its upstream, a route
+// configuration whose bytes and referenced upstreams are the same keeps its routes. The output is
+// exactly Translate()'s.
+class Translator {
+ public:
+  explicit Translator(TranslateOptions options = {}) : options_(std::move(options)) {}
+  Translation Translate(const xds::ResourceSnapshot& snapshot);
+
+  size_t reused() const { return reused_; }  // resources served from the cache by the last call
+
+ private:
+  struct CachedUpstream {
+    uint64_t key = 0;
+    std::optional<apisix::Upstream> upstream;
+    Diagnostics skipped;
+  };
+  struct CachedRoutes {
+    uint64_t key = 0;
+    std::vector<apisix::Route> routes;
+    std::vector<std::string> id_names;  // what each route's ID was assigned from
+    Diagnostics skipped;
+  };
+  TranslateOptions options_;
+  std::map<std::string, CachedUpstream> upstreams_;
+  std::map<std::string, CachedRoutes> routes_;
+  size_t reused_ = 0;
+};
+
+// Stateless: the same as a fresh Translator.
 Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOptions& options = {});
 
 }  // namespace agent::translate

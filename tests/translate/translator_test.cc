@@ -251,3 +251,45 @@ TEST(VersionLineTest, HeaderOperationsBecomeFlatMapsFor2x) {
 
 }  // namespace
 }  // namespace agent::translate
+
+namespace agent::translate {
+namespace {
+
+std::string Encoded(const Translation& t) {
+  std::string out;
+  for (const auto& r : t.routes) out += apisix::EncodeJson(r) + "\n";
+  for (const auto& u : t.upstreams) out += apisix::EncodeJson(u) + "\n";
+  for (const auto& s : t.skipped) out += s.ToString() + "\n";
+  return out;
+}
+
+TEST(IncrementalTranslatorTest, ReusesUnchangedResourcesAndMatchesAFreshTranslation) {
+  xds::ResourceSnapshot s = Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
+      "routes":[{"match":{"prefix":"/a"},"route":{"cluster":"c1"}},{"match":{"prefix":"/b"},"route":{"cluster":"c2"}}]}]})",
+                                     {"c1", "c2", "c3"});
+  s.route_configurations["other"] = FromJson<envoy::config::route::v3::RouteConfiguration>(
+      R"({"name":"other","virtualHosts":[{"name":"vh","domains":["x"],"routes":[{"match":{"prefix":"/"},"route":{"cluster":"c3"}}]}]})");
+  Translator translator;
+  EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
+  EXPECT_EQ(translator.reused(), 0u);
+
+  // Nothing changed: everything reused.
+  EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
+  EXPECT_EQ(translator.reused(), 5u);  // 3 clusters + 2 route configurations
+
+  // One endpoint of c3 changes: only its upstream is redone (routes depend on an upstream's nodes
+  // only when they mirror to it).
+
+  s.clusters["c3"].mutable_load_assignment()->mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()
+      ->mutable_address()->mutable_socket_address()->set_address("10.9.9.9");
+  EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
+  EXPECT_EQ(translator.reused(), 4u);
+
+  // A route configuration changes; a cluster goes away.
+  s.route_configurations["rc"].mutable_virtual_hosts(0)->mutable_routes(0)->mutable_match()->set_prefix("/z");
+  s.clusters.erase("c2");
+  EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
+}
+
+}  // namespace
+}  // namespace agent::translate

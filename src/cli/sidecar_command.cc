@@ -56,6 +56,7 @@ int RunSidecar(config::SidecarConfig config) {
                                                       " is translated from xDS and read-only; change the xDS "
                                                       "configuration instead"));
   };
+  api_options.metrics = [&reconciler] { return reconciler.Metrics(); };
   etcd::EtcdServer server(store, config.listen, std::move(api_options));
   if (auto s = server.Start(); !s.ok()) {
     log::Error("%s", s.message());

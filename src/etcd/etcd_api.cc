@@ -151,3 +151,17 @@ absl::StatusOr<etcdserverpb::AuthenticateResponse> EtcdApi::Authenticate(
 }
 
 }  // namespace agent::etcd
+
+namespace agent::etcd {
+
+std::string EtcdApi::Metrics() const {
+  std::string text = absl::StrCat(
+      "# HELP apisix_mesh_agent_store_revision The current etcd revision served.\n",
+      "# TYPE apisix_mesh_agent_store_revision gauge\n", "apisix_mesh_agent_store_revision ", store_.current_revision(),
+      "\n# HELP apisix_mesh_agent_watchers Open etcd watchers, over gRPC and HTTP.\n",
+      "# TYPE apisix_mesh_agent_watchers gauge\n", "apisix_mesh_agent_watchers ", store_.subscription_count(), "\n");
+  if (options_.metrics) absl::StrAppend(&text, options_.metrics());
+  return text;
+}
+
+}  // namespace agent::etcd

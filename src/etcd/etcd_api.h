@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -23,6 +24,8 @@ struct EtcdApiOptions {
   std::string password;
   size_t max_request_bytes = 1572864;  // etcd's default, 1.5 MiB
   WriteGuard guard;                     // which keys clients may not write
+  // Prometheus text for GET /metrics (etcd serves its metrics on the client port too); empty = none.
+  std::function<std::string()> metrics;
 };
 
 // etcd's answer for a version probe; the agent behaves as etcd 3.5 towards clients.
@@ -36,6 +39,7 @@ class EtcdApi {
   store::KvStore& store() { return store_; }
   const ClusterIdentity& identity() const { return identity_; }
   size_t max_request_bytes() const { return options_.max_request_bytes; }
+  std::string Metrics() const;
   bool auth_enabled() const { return !options_.user.empty(); }
 
   // OK when auth is off, or the token is one Authenticate issued. `token` empty = none sent.

@@ -107,6 +107,10 @@ std::optional<GatewayReply> HandleUnaryRequest(EtcdApi& api, absl::string_view m
                                      kEtcdClusterVersion, R"("})"),
                         false};
   }
+  if (path == "/metrics") {
+    if (method != "GET") return Text(405, "Method Not Allowed\n");
+    return GatewayReply{200, "text/plain; version=0.0.4", api.Metrics(), false};
+  }
   if (path == "/health") {
     if (method != "GET") return Text(405, "Method Not Allowed\n");
     return GatewayReply{200, "application/json", R"({"health":"true"})", false};

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "apisix/resources.h"
 #include "common/logging.h"
 #include "translate/translator.h"
@@ -54,6 +55,8 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
   stats.revision = mutations.empty() ? store_.current_revision() : store_.Commit(mutations);
   applied_ = std::move(desired);
   reported_ = std::move(reported);
+  stats.applies = ++applies_;
+  last_ = stats;
   return stats;
 }
 
@@ -64,6 +67,25 @@ namespace agent::reconcile {
 bool Reconciler::Owns(const std::string& key) const {
   std::lock_guard lock(mutex_);
   return applied_.count(key) > 0;
+}
+
+}  // namespace agent::reconcile
+
+namespace agent::reconcile {
+
+std::string Reconciler::Metrics() const {
+  std::lock_guard lock(mutex_);
+  return absl::StrCat(
+      "# HELP apisix_mesh_agent_xds_applies_total xDS updates applied.\n",
+      "# TYPE apisix_mesh_agent_xds_applies_total counter\n", "apisix_mesh_agent_xds_applies_total ", applies_, "\n",
+      "# HELP apisix_mesh_agent_translated_objects APISIX objects translated from xDS, by kind.\n",
+      "# TYPE apisix_mesh_agent_translated_objects gauge\n",
+      "apisix_mesh_agent_translated_objects{kind=\"route\"} ", last_.routes, "\n",
+      "apisix_mesh_agent_translated_objects{kind=\"upstream\"} ", last_.upstreams, "\n",
+      "# HELP apisix_mesh_agent_translation_skipped xDS features the current configuration uses that APISIX cannot "
+      "express (each is logged once at warn level).\n",
+      "# TYPE apisix_mesh_agent_translation_skipped gauge\n", "apisix_mesh_agent_translation_skipped ",
+      reported_.size(), "\n");
 }
 
 }  // namespace agent::reconcile

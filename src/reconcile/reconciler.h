@@ -17,6 +17,7 @@
 namespace agent::reconcile {
 
 struct ApplyStats {
+  size_t applies = 0;  // updates applied so far (cumulative)
   int64_t revision = 0;  // the store revision after applying
   size_t puts = 0;
   size_t deletes = 0;
@@ -37,6 +38,9 @@ class Reconciler {
   // Whether `key` holds an object translated from xDS (clients may not write those).
   bool Owns(const std::string& key) const;
 
+  // Prometheus text: what the last update produced and what it had to leave out.
+  std::string Metrics() const;
+
  private:
   store::KvStore& store_;
   const apisix::KeyLayout layout_;
@@ -45,6 +49,8 @@ class Reconciler {
   mutable std::mutex mutex_;
   std::map<std::string, std::string> applied_;  // key → value the agent owns in the store
   std::set<std::string> reported_;             // skipped features already logged
+  ApplyStats last_;                             // guarded by mutex_
+  size_t applies_ = 0;
 };
 
 }  // namespace agent::reconcile

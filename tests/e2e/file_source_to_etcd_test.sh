@@ -47,6 +47,9 @@ missing=$(range /apisix/nothing /apisix/nothinh)
 check "HTTP range: empty result has no kvs key" test "$(jq -c 'has("kvs")' <<<"$missing")" = "false"
 reviews=$(upstream_nodes "outbound|9080||reviews.default.svc.cluster.local")
 check "EDS nodes from the assignment, DRAINING skipped ($reviews)" test "$reviews" = "10.244.0.11:9080 10.244.0.12:9080"
+metrics=$(curl -sS --max-time 5 "http://$ENDPOINT/metrics")
+check "/metrics: translated routes and upstreams, skipped features, watchers" bash -c \
+  "grep -q '^apisix_mesh_agent_translated_objects{kind=\"route\"} 5$' <<<'$metrics' && grep -q '^apisix_mesh_agent_translation_skipped 0$' <<<'$metrics' && grep -q '^apisix_mesh_agent_watchers' <<<'$metrics'"
 check "an unknown typed_config (istio.stats) is skipped with a debug log" grep -q "unknown type type.googleapis.com/stats.PluginConfig" "$work/agent.log"
 
 # --- watching -----------------------------------------------------------------------------------

@@ -48,9 +48,11 @@ check "HTTP range: empty result has no kvs key" test "$(jq -c 'has("kvs")' <<<"$
 reviews=$(upstream_nodes "outbound|9080||reviews.default.svc.cluster.local")
 check "EDS nodes from the assignment, DRAINING skipped ($reviews)" test "$reviews" = "10.244.0.11:9080 10.244.0.12:9080"
 metrics=$(curl -sS --max-time 5 "http://$ENDPOINT/metrics")
-check "/metrics: translated routes and upstreams, skipped features, watchers" bash -c \
-  "grep -q '^apisix_mesh_agent_translated_objects{kind=\"route\"} 5$' <<<'$metrics' && grep -q '^apisix_mesh_agent_translation_skipped 0$' <<<'$metrics' && grep -q '^apisix_mesh_agent_watchers' <<<'$metrics'"
+check "/metrics: translated routes and upstreams, skipped features (the 2 Istio filters), watchers" bash -c \
+  "grep -q '^apisix_mesh_agent_translated_objects{kind=\"route\"} 5$' <<<'$metrics' && grep -q '^apisix_mesh_agent_translation_skipped 2$' <<<'$metrics' && grep -q '^apisix_mesh_agent_watchers' <<<'$metrics'"
 check "an unknown typed_config (istio.stats) is skipped with a debug log" grep -q "unknown type type.googleapis.com/stats.PluginConfig" "$work/agent.log"
+check "an untranslated HTTP filter is reported once, naming listener, filter and type" test \
+  "$(grep -c 'translation skipped Listener 0.0.0.0_9080: http_filter istio.stats: not translated (type.googleapis.com/stats.PluginConfig)' "$work/agent.log")" = 1
 
 # --- watching -----------------------------------------------------------------------------------
 rev=$(jq -r .header.revision <<<"$body")
@@ -107,6 +109,9 @@ deletes=$(jq -r '.result.events[]? | select(.type == "DELETE") | .kv.key | @base
 check "HTTP watch: the deletions arrived (3 upstreams and the 5 routes using them; got $deletes)" test "$deletes" -eq 8
 grpc_events=$(jq -s '[.[].Events // [] | length] | add' "$work/grpc-watch.json")
 check "gRPC watch (etcdctl): 1 update + 3 deletes of upstreams ($grpc_events)" test "$grpc_events" -eq 4
+
+check "after five more updates the same skipped filter was still reported only once" test \
+  "$(grep -c 'http_filter istio.stats: not translated' "$work/agent.log")" = 1
 
 # --- shutdown -----------------------------------------------------------------------------------
 kill -TERM "$AGENT_PID"

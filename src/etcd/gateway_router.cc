@@ -1,4 +1,5 @@
 #include "etcd/gateway_router.h"
+#include "etcd/status_or.h"
 
 #include <functional>
 #include <map>
@@ -16,15 +17,6 @@ GatewayReply Text(int status, std::string body) { return {status, "text/plain; c
 
 GatewayReply Error(const absl::Status& status) {
   return {HttpStatusFromCode(status.code()), "application/json", UnaryErrorBody(status), false};
-}
-
-template <typename T>
-absl::StatusOr<T> AsStatusOr(T value) {
-  return value;
-}
-template <typename T>
-absl::StatusOr<T> AsStatusOr(absl::StatusOr<T> value) {
-  return value;
 }
 
 // A unary call: decode the body as etcd's gateway does, run, encode.

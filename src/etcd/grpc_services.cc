@@ -1,4 +1,5 @@
 #include "etcd/grpc_services.h"
+#include "etcd/status_or.h"
 
 #include <mutex>
 #include <type_traits>
@@ -23,15 +24,6 @@ std::string TokenOf(const grpc::CallbackServerContext* context) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("token");
   return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
-}
-
-template <typename T>
-absl::StatusOr<T> AsStatusOr(T value) {
-  return value;
-}
-template <typename T>
-absl::StatusOr<T> AsStatusOr(absl::StatusOr<T> value) {
-  return value;
 }
 
 // Every unary call: authorize, check the size, run, answer.

@@ -176,42 +176,12 @@ absl::StatusOr<etcdserverpb::TxnResponse> TxnIn(const KvWriteContext& context, s
 
 }  // namespace
 
-absl::StatusOr<etcdserverpb::PutResponse> ExecutePut(const KvWriteContext& context,
-                                                     const etcdserverpb::PutRequest& request) {
-  etcdserverpb::PutResponse response;
+// One write call as one store transaction; the header carries the revision after it.
+template <typename Response, typename Op>
+absl::StatusOr<Response> InTransaction(const KvWriteContext& context, Op op) {
+  Response response;
   auto revision = context.store.Transact([&](store::WriteTxn& txn) -> absl::Status {
-    auto put = PutIn(context, txn, request);
-    if (!put.ok()) return put.status();
-    response = *std::move(put);
-    return absl::OkStatus();
-  });
-  if (!revision.ok()) return revision.status();
-  context.identity.Fill(response.mutable_header(), *revision);
-  return response;
-}
-
-absl::StatusOr<etcdserverpb::DeleteRangeResponse> ExecuteDeleteRange(const KvWriteContext& context,
-                                                                     const etcdserverpb::DeleteRangeRequest& request) {
-  etcdserverpb::DeleteRangeResponse response;
-  auto revision = context.store.Transact([&](store::WriteTxn& txn) -> absl::Status {
-    bool wrote = false;
-    auto deleted = DeleteIn(context, txn, request, wrote);
-    if (!deleted.ok()) return deleted.status();
-    response = *std::move(deleted);
-    return absl::OkStatus();
-  });
-  if (!revision.ok()) return revision.status();
-  context.identity.Fill(response.mutable_header(), *revision);
-  return response;
-}
-
-absl::StatusOr<etcdserverpb::TxnResponse> ExecuteTxn(const KvWriteContext& context,
-                                                     const etcdserverpb::TxnRequest& request) {
-  if (absl::Status s = CheckTxnShape(request); !s.ok()) return s;
-  etcdserverpb::TxnResponse response;
-  auto revision = context.store.Transact([&](store::WriteTxn& txn) -> absl::Status {
-    bool wrote = false;
-    auto result = TxnIn(context, txn, request, wrote);
+    absl::StatusOr<Response> result = op(txn);
     if (!result.ok()) return result.status();
     response = *std::move(result);
     return absl::OkStatus();
@@ -219,6 +189,30 @@ absl::StatusOr<etcdserverpb::TxnResponse> ExecuteTxn(const KvWriteContext& conte
   if (!revision.ok()) return revision.status();
   context.identity.Fill(response.mutable_header(), *revision);
   return response;
+}
+
+absl::StatusOr<etcdserverpb::PutResponse> ExecutePut(const KvWriteContext& context,
+                                                     const etcdserverpb::PutRequest& request) {
+  return InTransaction<etcdserverpb::PutResponse>(context, [&](store::WriteTxn& txn) {
+    return PutIn(context, txn, request);
+  });
+}
+
+absl::StatusOr<etcdserverpb::DeleteRangeResponse> ExecuteDeleteRange(const KvWriteContext& context,
+                                                                     const etcdserverpb::DeleteRangeRequest& request) {
+  return InTransaction<etcdserverpb::DeleteRangeResponse>(context, [&](store::WriteTxn& txn) {
+    bool wrote = false;
+    return DeleteIn(context, txn, request, wrote);
+  });
+}
+
+absl::StatusOr<etcdserverpb::TxnResponse> ExecuteTxn(const KvWriteContext& context,
+                                                     const etcdserverpb::TxnRequest& request) {
+  if (absl::Status s = CheckTxnShape(request); !s.ok()) return s;
+  return InTransaction<etcdserverpb::TxnResponse>(context, [&](store::WriteTxn& txn) {
+    bool wrote = false;
+    return TxnIn(context, txn, request, wrote);
+  });
 }
 
 absl::StatusOr<etcdserverpb::CompactionResponse> ExecuteCompact(const KvWriteContext& context,

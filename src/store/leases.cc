@@ -35,26 +35,15 @@ absl::StatusOr<LeaseInfo> KvStore::GrantLease(int64_t id, int64_t ttl_seconds) {
 }
 
 absl::StatusOr<int64_t> KvStore::RevokeLease(int64_t id) {
-  std::shared_ptr<const Revision> committed;
-  {
-    std::unique_lock lock(mutex_);
+  // The lease goes, and its keys with it, in one revision (none if it had no keys).
+  return WriteLocked([&](WriteTxn& txn) {
     auto it = leases_.find(id);
     if (it == leases_.end()) return absl::NotFoundError("etcdserver: requested lease not found");
     std::set<std::string> keys = std::move(it->second.keys);
     leases_.erase(it);
-    if (keys.empty()) return revision_;
-    auto entry = std::make_shared<Revision>();
-    entry->revision = revision_ + 1;
-    WriteTxn txn(*this, *entry);
     for (const std::string& key : keys) txn.DeleteRange(KeyRange::Single(key));
-    revision_ = entry->revision;
-    history_events_ += entry->events.size();
-    history_.push_back(entry);
-    TrimHistoryLocked();
-    committed = std::move(entry);
-  }
-  Notify(committed);
-  return committed->revision;
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<int64_t> KvStore::RenewLease(int64_t id) {

@@ -15,7 +15,13 @@
 #include "reconcile/reconciler.h"
 #include "store/kv_store.h"
 #include "store/revision_seed.h"
+#include "xds/ads_client.h"
 #include "xds/file_source.h"
+#include "xds/node_identity.h"
+
+#ifndef AGENT_VERSION
+#define AGENT_VERSION "unknown"
+#endif
 
 namespace agent::cli {
 
@@ -67,17 +73,30 @@ int RunSidecar(config::SidecarConfig config) {
   log::Info("etcd v3 API (gRPC and HTTP) listening on %s, key prefix %s, starting at revision %d%s", bound.ToString(),
             config.etcd_key_prefix, store.current_revision(), config.etcd_user.empty() ? "" : ", auth required");
 
-  boost::asio::io_context io;
-  xds::FileSource source(io, config.xds_watch_files, [&](const xds::ResourceSnapshot& snapshot) {
+  auto apply = [&](const xds::ResourceSnapshot& snapshot) {
     reconcile::ApplyStats stats = reconciler.Apply(snapshot);
     log::Info("applied xDS (%d resources): %d routes, %d upstreams, %d puts, %d deletes, %d skipped; revision %d",
               snapshot.size(), stats.routes, stats.upstreams, stats.puts, stats.deletes, stats.skipped,
               stats.revision);
-  });
-  if (auto s = source.Start(); !s.ok()) {
-    log::Error("xds-v3-file: %s", s.message());
-    server.Stop();
-    return 1;
+  };
+  boost::asio::io_context io;
+  std::unique_ptr<xds::FileSource> file_source;
+  std::unique_ptr<xds::AdsClient> ads_client;
+  if (config.provisioner == config::kProvisionerGrpc) {
+    xds::AdsClientOptions ads_options;
+    ads_options.target = config.xds_target;
+    const xds::NodeIdentity identity = xds::NodeIdentity::FromEnvironment();
+    ads_options.node = identity.ToNode(AGENT_VERSION);
+    log::Info("xds-v3-grpc: ADS from %s as %s", config.xds_target, identity.NodeId());
+    ads_client = std::make_unique<xds::AdsClient>(ads_options, apply);
+    ads_client->Start();
+  } else {
+    file_source = std::make_unique<xds::FileSource>(io, config.xds_watch_files, apply);
+    if (auto s = file_source->Start(); !s.ok()) {
+      log::Error("xds-v3-file: %s", s.message());
+      server.Stop();
+      return 1;
+    }
   }
   const auto ready_ms =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() / 1e3;
@@ -87,10 +106,11 @@ int RunSidecar(config::SidecarConfig config) {
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     log::Info("received signal %d, shutting down", signal);
-    source.Stop();
+    if (file_source) file_source->Stop();
     io.stop();
   });
   io.run();
+  if (ads_client) ads_client->Stop();
   server.Stop();
   if (!config.revision_file.empty()) {
     if (auto s = store::SaveRevision(config.revision_file, store.current_revision()); !s.ok()) {

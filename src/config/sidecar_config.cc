@@ -73,9 +73,15 @@ absl::Status Validate(SidecarConfig& c) {
     if (c.xds_config_source.empty()) {
       return absl::InvalidArgumentError("--xds-config-source option is required with --provisioner xds-v3-grpc");
     }
-    return absl::UnimplementedError(
-        "--provisioner xds-v3-grpc is not supported yet by this build (the ADS client is not built); "
-        "use --provisioner xds-v3-file");
+    if (!absl::StartsWith(c.xds_config_source, "grpc://")) {
+      return absl::InvalidArgumentError(absl::StrCat("--xds-config-source: \"", c.xds_config_source,
+                                                     "\" is not grpc://host:port (grpcs:// is not supported yet)"));
+    }
+    c.xds_target = c.xds_config_source.substr(strlen("grpc://"));
+    if (c.xds_target.empty() || c.xds_target.find(':') == std::string::npos || c.xds_target.find('/') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("--xds-config-source: \"", c.xds_config_source,
+                                                     "\" is not grpc://host:port"));
+    }
   }
   if (c.run_mode == kRunModeBundle) {
     return absl::UnimplementedError(
@@ -83,7 +89,7 @@ absl::Status Validate(SidecarConfig& c) {
         "etcd.host at --grpc-listen");
   }
 
-  if (c.xds_watch_files.empty()) {
+  if (c.provisioner == kProvisionerFile && c.xds_watch_files.empty()) {
     return absl::InvalidArgumentError("--xds-watch-files: at least one file or directory is required with --provisioner xds-v3-file");
   }
   for (const std::string& path : c.xds_watch_files) {

@@ -41,6 +41,7 @@ struct SidecarConfig {
 
   // Filled by Validate().
   ListenAddress listen;
+  std::string xds_target;  // host:port of --xds-config-source
 };
 
 void RegisterSidecarFlags(CLI::App& app, SidecarConfig& config);

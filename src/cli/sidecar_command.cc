@@ -1,6 +1,8 @@
 #include "cli/sidecar_command.h"
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <csignal>
 #include <iostream>
 
@@ -85,6 +87,15 @@ int RunSidecar(config::SidecarConfig config) {
   if (config.provisioner == config::kProvisionerGrpc) {
     xds::AdsClientOptions ads_options;
     ads_options.target = config.xds_target;
+    ads_options.tls = config.xds_tls;
+    ads_options.token_file = config.xds_token_file;
+    for (const auto& [path, pem] : {std::pair<const std::string*, std::string*>{&config.xds_ca_file, &ads_options.ca_pem},
+                                    {&config.xds_client_cert, &ads_options.client_cert_pem},
+                                    {&config.xds_client_key, &ads_options.client_key_pem}}) {
+      if (path->empty()) continue;
+      std::ifstream in(*path);
+      pem->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
     const xds::NodeIdentity identity = xds::NodeIdentity::FromEnvironment();
     ads_options.node = identity.ToNode(AGENT_VERSION);
     log::Info("xds-v3-grpc: ADS from %s as %s", config.xds_target, identity.NodeId());

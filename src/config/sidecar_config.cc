@@ -2,6 +2,7 @@
 #include "config/sidecar_config.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -39,6 +40,12 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
   app.add_option("--original-dst-var", c.original_dst_var,
                  "nginx variable holding a connection's original destination (ip:port), e.g. connection_original_dst; "
                  "when set, routes only match connections to the listeners that use them");
+  app.add_option("--xds-ca-file", c.xds_ca_file, "grpcs://: CA bundle to verify the control plane (default: system roots)");
+  app.add_option("--xds-client-cert", c.xds_client_cert, "grpcs://: client certificate (PEM) for mutual TLS");
+  app.add_option("--xds-client-key", c.xds_client_key, "grpcs://: client key (PEM) for mutual TLS");
+  app.add_option("--xds-token-file", c.xds_token_file,
+                 "grpcs://: file with a bearer token sent to the control plane, re-read on every connection "
+                 "(e.g. /var/run/secrets/tokens/istio-token)");
   app.add_option("--revision-file", c.revision_file,
                  "keeps the last etcd revision across restarts so it never goes backwards (default: clock only)");
 }
@@ -73,11 +80,27 @@ absl::Status Validate(SidecarConfig& c) {
     if (c.xds_config_source.empty()) {
       return absl::InvalidArgumentError("--xds-config-source option is required with --provisioner xds-v3-grpc");
     }
-    if (!absl::StartsWith(c.xds_config_source, "grpc://")) {
+    c.xds_tls = absl::StartsWith(c.xds_config_source, "grpcs://");
+    if (!c.xds_tls && !absl::StartsWith(c.xds_config_source, "grpc://")) {
       return absl::InvalidArgumentError(absl::StrCat("--xds-config-source: \"", c.xds_config_source,
-                                                     "\" is not grpc://host:port (grpcs:// is not supported yet)"));
+                                                     "\" is not grpc://host:port or grpcs://host:port"));
     }
-    c.xds_target = c.xds_config_source.substr(strlen("grpc://"));
+    c.xds_target = c.xds_config_source.substr(c.xds_tls ? strlen("grpcs://") : strlen("grpc://"));
+    if (c.xds_client_cert.empty() != c.xds_client_key.empty()) {
+      return absl::InvalidArgumentError("--xds-client-cert and --xds-client-key go together");
+    }
+    if (!c.xds_tls && (!c.xds_ca_file.empty() || !c.xds_client_cert.empty() || !c.xds_token_file.empty())) {
+      return absl::InvalidArgumentError(
+          "--xds-ca-file, --xds-client-cert/key and --xds-token-file need a grpcs:// --xds-config-source");
+    }
+    for (const auto& [flag, path] : {std::pair<const char*, const std::string*>{"--xds-ca-file", &c.xds_ca_file},
+                                     {"--xds-client-cert", &c.xds_client_cert},
+                                     {"--xds-client-key", &c.xds_client_key},
+                                     {"--xds-token-file", &c.xds_token_file}}) {
+      if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(flag, ": ", *path, ": ", std::strerror(errno)));
+      }
+    }
     if (c.xds_target.empty() || c.xds_target.find(':') == std::string::npos || c.xds_target.find('/') != std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat("--xds-config-source: \"", c.xds_config_source,
                                                      "\" is not grpc://host:port"));

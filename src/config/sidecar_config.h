@@ -38,10 +38,15 @@ struct SidecarConfig {
   uint64_t max_request_bytes = 1572864;  // etcd's default
   std::string revision_file;              // where the last revision is kept across restarts
   std::string original_dst_var;           // nginx variable with the original destination: binds routes to listeners
+  std::string xds_ca_file;                // grpcs://: CA bundle (default: the system roots)
+  std::string xds_client_cert;            // grpcs://: client certificate and key for mutual TLS
+  std::string xds_client_key;
+  std::string xds_token_file;             // grpcs://: bearer token file (projected service-account token)
 
   // Filled by Validate().
   ListenAddress listen;
   std::string xds_target;  // host:port of --xds-config-source
+  bool xds_tls = false;    // grpcs://
 };
 
 void RegisterSidecarFlags(CLI::App& app, SidecarConfig& config);

@@ -1,9 +1,13 @@
 #include "xds/ads_client.h"
 
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
@@ -95,6 +99,40 @@ void AdsClient::Run() {
   }
 }
 
+namespace {
+
+// Adds "authorization: Bearer <token>" from a file to every call.
+class TokenFilePlugin final : public grpc::MetadataCredentialsPlugin {
+ public:
+  explicit TokenFilePlugin(std::string path) : path_(std::move(path)) {}
+  grpc::Status GetMetadata(grpc::string_ref, grpc::string_ref, const grpc::AuthContext&,
+                           std::multimap<grpc::string, grpc::string>* metadata) override {
+    std::ifstream in(path_);
+    std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (token.empty()) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "empty or unreadable token file " + path_);
+    metadata->insert({"authorization", "Bearer " + token});
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+std::shared_ptr<grpc::ChannelCredentials> AdsClient::ChannelCredentials() const {
+  if (!options_.tls) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options_.ca_pem;
+  ssl.pem_cert_chain = options_.client_cert_pem;
+  ssl.pem_private_key = options_.client_key_pem;
+  auto credentials = grpc::SslCredentials(ssl);
+  if (options_.token_file.empty()) return credentials;
+  return grpc::CompositeChannelCredentials(
+      credentials, grpc::MetadataCredentialsFromPlugin(std::make_unique<TokenFilePlugin>(options_.token_file)));
+}
+
 bool AdsClient::RunStream() {
   // Keepalive pings notice a dead control plane behind a silent connection; istiod permits one
   // every 15 s, Envoy's default is 30 s.
@@ -102,7 +140,7 @@ bool AdsClient::RunStream() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  auto channel = grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(options_.target, ChannelCredentials(), args);
   auto stub = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel);
   {
     std::lock_guard lock(context_mutex_);

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
 
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
@@ -33,6 +34,14 @@ namespace agent::xds {
 struct AdsClientOptions {
   std::string target;  // host:port
   envoy::config::core::v3::Node node;
+  // grpcs://: TLS with these PEMs (empty CA = the system roots; cert and key for mutual TLS).
+  bool tls = false;
+  std::string ca_pem;
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  // A bearer token file (Istio's projected service-account token), re-read for every stream, as
+  // it rotates. Sent only over TLS.
+  std::string token_file;
   std::chrono::milliseconds initial_backoff{1000};
   std::chrono::milliseconds max_backoff{120000};
 };
@@ -61,6 +70,7 @@ class AdsClient {
     bool requested = false;
   };
 
+  std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() const;
   void Run();
   bool RunStream();  // true if the stream delivered at least one response
   bool Send(Stream& stream, const std::string& type, const std::string& error = "");

@@ -69,7 +69,16 @@ TEST(SidecarConfigTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
   c.provisioner = "xds-v3-grpc";
   EXPECT_EQ(ErrorOf(c), "--xds-config-source option is required with --provisioner xds-v3-grpc");
   c.xds_config_source = "grpcs://istiod.istio-system.svc:15012";
-  EXPECT_NE(ErrorOf(c).find("grpcs:// is not supported yet"), std::string::npos);
+  ASSERT_TRUE(Validate(c).ok());
+  EXPECT_TRUE(c.xds_tls);
+  c.xds_client_cert = "/etc/hostname";
+  EXPECT_EQ(ErrorOf(c), "--xds-client-cert and --xds-client-key go together");
+  c.xds_client_cert.clear();
+  c.xds_token_file = "/nonexistent/token";
+  EXPECT_EQ(ErrorOf(c), "--xds-token-file: /nonexistent/token: No such file or directory");
+  c.xds_token_file.clear();
+  c.xds_config_source = "http://istiod:15010";
+  EXPECT_NE(ErrorOf(c).find("is not grpc://host:port or grpcs://host:port"), std::string::npos);
   c.xds_config_source = "grpc://istiod.istio-system.svc:15010";
   ASSERT_TRUE(Validate(c).ok());
   EXPECT_EQ(c.xds_target, "istiod.istio-system.svc:15010");

@@ -19,8 +19,8 @@ expect_error() {
 
 expect_error "unknown provisioner" '--provisioner: unknown value "xds-v2"' sidecar --provisioner xds-v2 --xds-watch-files "$EXAMPLES"
 expect_error "grpc needs a config source" "--xds-config-source option is required" sidecar --provisioner xds-v3-grpc
-expect_error "grpcs not supported yet" "grpcs:// is not supported yet" \
-  sidecar --provisioner xds-v3-grpc --xds-config-source grpcs://127.0.0.1:15012
+expect_error "TLS flags need grpcs://" "need a grpcs:// --xds-config-source" \
+  sidecar --provisioner xds-v3-grpc --xds-config-source grpc://127.0.0.1:15010 --xds-ca-file /etc/hostname
 expect_error "bundle not built yet" "--run-mode bundle is not supported yet" sidecar --run-mode bundle --xds-watch-files "$EXAMPLES"
 expect_error "listen must be IP:port" '--grpc-listen: "localhost:2379" is not IP:port' \
   sidecar --xds-watch-files "$EXAMPLES" --grpc-listen localhost:2379

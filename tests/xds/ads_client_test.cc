@@ -4,7 +4,11 @@
 #include "xds/ads_client.h"
 #include "xds/node_identity.h"
 
+#include <unistd.h>
+
 #include <condition_variable>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -56,6 +60,8 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
     {
       std::lock_guard lock(mutex_);
       stream_ = stream;
+      auto auth = context->client_metadata().find("authorization");
+      if (auth != context->client_metadata().end()) authorization_ = std::string(auth->second.data(), auth->second.size());
     }
     DiscoveryRequest request;
     while (stream->Read(&request)) {
@@ -94,6 +100,10 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
     });
     return found;
   }
+  std::string authorization() {
+    std::lock_guard lock(mutex_);
+    return authorization_;
+  }
   std::string last_nonce(const std::string& type) {
     std::lock_guard lock(mutex_);
     return nonces_[type];
@@ -126,14 +136,15 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
   std::map<std::string, std::vector<std::string>> names_;
   std::map<std::string, std::string> nonces_;
   int nonce_ = 0;
+  std::string authorization_;
 };
 
 class AdsClientTest : public ::testing::Test {
  protected:
-  void StartServer(int port = 0) {
+  void StartServer(int port = 0, std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials()) {
     server_ = std::make_unique<ScriptedAdsServer>();
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), credentials, &port_);
     builder.RegisterService(server_.get());
     grpc_server_ = builder.BuildAndStart();
     ASSERT_NE(grpc_server_, nullptr);
@@ -142,8 +153,7 @@ class AdsClientTest : public ::testing::Test {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
     grpc_server_.reset();
   }
-  void StartClient() {
-    AdsClientOptions options;
+  void StartClient(AdsClientOptions options = {}) {
     options.target = "127.0.0.1:" + std::to_string(port_);
     NodeIdentity id;
     id.pod_name = "details-v1-79f774bdb9-6hxw6";
@@ -270,6 +280,47 @@ TEST_F(AdsClientTest, ReconnectsAfterAServerRestartAndResubscribesFromTheLastGoo
            s.cluster_load_assignments.at("a").endpoints(0).lb_endpoints(0).endpoint().address().socket_address().address() == "10.0.0.7";
   }));
   EXPECT_GE(client_->streams_opened(), 2);
+}
+
+}  // namespace
+}  // namespace agent::xds
+
+namespace agent::xds {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Istio's 15012: TLS with istiod's certificate from the mesh CA, and the pod's service-account
+// token as a bearer token. The test makes its own CA with openssl.
+TEST_F(AdsClientTest, GrpcsWithACaAndABearerTokenFile) {
+  const std::string dir = ::testing::TempDir() + "/ads_tls_" + std::to_string(::getpid());
+  const std::string script =
+      "set -e; mkdir -p " + dir + "; cd " + dir +
+      "; openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.pem 2>/dev/null"
+      "; openssl req -newkey rsa:2048 -nodes -subj /CN=istiod -keyout server.key -out server.csr 2>/dev/null"
+      "; printf 'subjectAltName=IP:127.0.0.1' > san.ext"
+      "; openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out server.pem 2>/dev/null"
+      "; printf 'token-abc\\n' > token";
+  ASSERT_EQ(std::system(("bash -c \"" + script + "\"").c_str()), 0) << "openssl is needed for this test";
+
+  grpc::SslServerCredentialsOptions tls;
+  tls.pem_key_cert_pairs.push_back({ReadAll(dir + "/server.key"), ReadAll(dir + "/server.pem")});
+  StartServer(0, grpc::SslServerCredentials(tls));
+  server_->Set(kClusterType, "v1", {EdsCluster("a")});
+  server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", "10.0.0.1")});
+  server_->Set(kListenerType, "l1", {});
+
+  AdsClientOptions options;
+  options.tls = true;
+  options.ca_pem = ReadAll(dir + "/ca.pem");
+  options.token_file = dir + "/token";
+  StartClient(options);
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.size() == 1; }));
+  EXPECT_EQ(server_->authorization(), "Bearer token-abc");
+  std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace

@@ -150,9 +150,7 @@ std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const x
       upstream.nodes = TranslateLoadAssignment(cluster.load_assignment(), resource, skipped);
       break;
     case Cluster::EDS: {
-      const std::string& service = cluster.eds_cluster_config().service_name().empty()
-                                       ? cluster.name()
-                                       : cluster.eds_cluster_config().service_name();
+      const std::string& service = xds::EdsServiceName(cluster);
       auto cla = snapshot.cluster_load_assignments.find(service);
       if (cla != snapshot.cluster_load_assignments.end()) {
         upstream.nodes = TranslateLoadAssignment(cla->second, absl::StrCat("ClusterLoadAssignment ", service), skipped);

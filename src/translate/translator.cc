@@ -51,9 +51,7 @@ uint64_t HashMessage(const google::protobuf::Message& message) {
 const envoy::config::endpoint::v3::ClusterLoadAssignment* AssignmentOf(const envoy::config::cluster::v3::Cluster& cluster,
                                                                        const xds::ResourceSnapshot& snapshot) {
   if (cluster.type() != envoy::config::cluster::v3::Cluster::EDS) return nullptr;
-  const std::string& service =
-      cluster.eds_cluster_config().service_name().empty() ? cluster.name() : cluster.eds_cluster_config().service_name();
-  auto it = snapshot.cluster_load_assignments.find(service);
+  auto it = snapshot.cluster_load_assignments.find(xds::EdsServiceName(cluster));
   return it == snapshot.cluster_load_assignments.end() ? nullptr : &it->second;
 }
 

@@ -228,7 +228,7 @@ void AdsClient::UpdateSubscriptions(Stream& stream) {
   std::set<std::string> eds;
   for (const auto& [name, cluster] : snapshot_.clusters) {
     if (cluster.type() != envoy::config::cluster::v3::Cluster::EDS) continue;
-    eds.insert(cluster.eds_cluster_config().service_name().empty() ? name : cluster.eds_cluster_config().service_name());
+    eds.insert(EdsServiceName(cluster));
   }
   std::set<std::string> rds;
   for (const auto& [name, listener] : snapshot_.listeners) {

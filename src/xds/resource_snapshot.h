@@ -29,3 +29,14 @@ struct ResourceSnapshot {
 };
 
 }  // namespace agent::xds
+
+namespace agent::xds {
+
+// The ClusterLoadAssignment an EDS cluster takes its endpoints from: eds_cluster_config's
+// service_name, or the cluster's own name when that is empty.
+inline const std::string& EdsServiceName(const envoy::config::cluster::v3::Cluster& cluster) {
+  const std::string& service = cluster.eds_cluster_config().service_name();
+  return service.empty() ? cluster.name() : service;
+}
+
+}  // namespace agent::xds

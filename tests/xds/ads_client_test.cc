@@ -168,6 +168,15 @@ class AdsClientTest : public ::testing::Test {
     });
     client_->Start();
   }
+  // The smallest full configuration: EDS cluster "a" with one endpoint, no listeners.
+  void ServeOneCluster(const std::string& ip = "10.0.0.1") {
+    server_->Set(kClusterType, "v1", {EdsCluster("a")});
+    server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", ip)});
+    server_->Set(kListenerType, "l1", {});
+  }
+  static std::string FirstAddress(const ResourceSnapshot& s, const std::string& cluster) {
+    return s.cluster_load_assignments.at(cluster).endpoints(0).lb_endpoints(0).endpoint().address().socket_address().address();
+  }
   bool WaitSnapshot(const std::function<bool(const ResourceSnapshot&)>& pred) {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return pred(snapshot_); });
@@ -212,9 +221,7 @@ TEST_F(AdsClientTest, SubscribesLikeASidecarAndAcksEveryType) {
 
 TEST_F(AdsClientTest, NackKeepsThePreviousVersionButAppliesTheGoodResources) {
   StartServer();
-  server_->Set(kClusterType, "v1", {EdsCluster("a")});
-  server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", "10.0.0.1")});
-  server_->Set(kListenerType, "l1", {});
+  ServeOneCluster();
   StartClient();
   ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.size() == 1; }));
   ASSERT_TRUE(server_->WaitFor(kClusterType, [](const DiscoveryRequest& r) { return r.version_info() == "v1"; }));
@@ -244,7 +251,7 @@ TEST_F(AdsClientTest, EndpointPushesAndClusterRemoval) {
   server_->Push(kClusterLoadAssignmentType, "e2", {Assignment("a", "10.0.0.9")});  // by name: b stays
   ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
     return s.cluster_load_assignments.size() == 2 &&
-           s.cluster_load_assignments.at("a").endpoints(0).lb_endpoints(0).endpoint().address().socket_address().address() == "10.0.0.9";
+           FirstAddress(s, "a") == "10.0.0.9";
   }));
 
   server_->Push(kClusterType, "v2", {EdsCluster("a")});  // full state: b is gone, and so are its endpoints
@@ -258,9 +265,7 @@ TEST_F(AdsClientTest, EndpointPushesAndClusterRemoval) {
 
 TEST_F(AdsClientTest, ReconnectsAfterAServerRestartAndResubscribesFromTheLastGoodState) {
   StartServer();
-  server_->Set(kClusterType, "v1", {EdsCluster("a")});
-  server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", "10.0.0.1")});
-  server_->Set(kListenerType, "l1", {});
+  ServeOneCluster();
   StartClient();
   ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.size() == 1; }));
   const int port = port_;
@@ -277,7 +282,7 @@ TEST_F(AdsClientTest, ReconnectsAfterAServerRestartAndResubscribesFromTheLastGoo
   EXPECT_EQ(resubscribe->resource_names_size(), 1);
   ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
     return s.cluster_load_assignments.count("a") == 1 &&
-           s.cluster_load_assignments.at("a").endpoints(0).lb_endpoints(0).endpoint().address().socket_address().address() == "10.0.0.7";
+           FirstAddress(s, "a") == "10.0.0.7";
   }));
   EXPECT_GE(client_->streams_opened(), 2);
 }
@@ -309,9 +314,7 @@ TEST_F(AdsClientTest, GrpcsWithACaAndABearerTokenFile) {
   grpc::SslServerCredentialsOptions tls;
   tls.pem_key_cert_pairs.push_back({ReadAll(dir + "/server.key"), ReadAll(dir + "/server.pem")});
   StartServer(0, grpc::SslServerCredentials(tls));
-  server_->Set(kClusterType, "v1", {EdsCluster("a")});
-  server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", "10.0.0.1")});
-  server_->Set(kListenerType, "l1", {});
+  ServeOneCluster();
 
   AdsClientOptions options;
   options.tls = true;

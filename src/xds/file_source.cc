@@ -28,7 +28,7 @@ bool IsRegularFile(const std::string& path) {
 }  // namespace
 
 FileSource::FileSource(boost::asio::io_context& io, std::vector<std::string> paths, UpdateCallback on_update)
-    : io_(io), paths_(std::move(paths)), on_update_(std::move(on_update)), inotify_(io), debounce_(io) {}
+    : paths_(std::move(paths)), on_update_(std::move(on_update)), inotify_(io), debounce_(io) {}
 
 FileSource::~FileSource() { Stop(); }
 

@@ -45,7 +45,6 @@ class FileSource {
   void ScheduleReload();
   void Reload();
 
-  boost::asio::io_context& io_;
   std::vector<std::string> paths_;
   UpdateCallback on_update_;
   int inotify_fd_ = -1;

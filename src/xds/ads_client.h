@@ -1,33 +1,30 @@
-// The xds-v3-grpc provisioner: a State-of-the-World ADS client (envoy's
-// AggregatedDiscoveryService.StreamAggregatedResources) as istiod expects one.
+// The xds-v3-grpc provisioner: an ADS client as istiod expects one, State-of-the-World
+// (StreamAggregatedResources, the default) or Delta (DeltaAggregatedResources).
 //
 // It subscribes to every Cluster and Listener (wildcard), to the ClusterLoadAssignments those
-// clusters need and the RouteConfigurations those listeners name — updated as those sets change,
-// never with an empty list that would unsubscribe. Each response is ACKed with its version, or
-// NACKed with the last good version and an error naming the bad resources, while the good ones of
-// that response are still applied (gRPC A46). Clusters and Listeners are complete state per
-// response; assignments and route configurations are updated by name. On any stream error it
-// reconnects with gRPC's backoff (1 s, ×1.6, ±20 % jitter, at most 120 s), re-subscribing from the
-// last good versions, and the last good configuration keeps being served meanwhile.
+// clusters need and the RouteConfigurations those listeners name (AdsSubscriptions), ACKs or
+// NACKs each response (a NACK still applies the good resources, gRPC A46), and on any stream
+// error reconnects with gRPC's backoff (1 s, ×1.6, ±20 % jitter, at most 120 s), re-subscribing
+// from the last good state, which keeps being served meanwhile. A resource asked for and not
+// delivered within 15 s is treated as absent (Envoy's initial-fetch timeout), logged once; the
+// client is ready once the first complete CDS+EDS+LDS+RDS round has been applied.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/security/credentials.h>
 
-#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
-#include "xds/resource_snapshot.h"
+#include "xds/ads_stream.h"
+#include "xds/ads_subscriptions.h"
 
 namespace agent::xds {
 
@@ -42,16 +39,20 @@ struct AdsClientOptions {
   // A bearer token file (Istio's projected service-account token), re-read for every stream, as
   // it rotates. Sent only over TLS.
   std::string token_file;
+  bool delta = false;  // --xds-protocol delta
   std::chrono::milliseconds initial_backoff{1000};
   std::chrono::milliseconds max_backoff{120000};
+  std::chrono::milliseconds absent_after{15000};  // Envoy's initial_fetch_timeout
 };
 
 class AdsClient {
  public:
   using UpdateCallback = std::function<void(const ResourceSnapshot&)>;
+  using ReadyCallback = std::function<void()>;
 
-  // `on_update` runs on the client's thread after each response that changed something.
-  AdsClient(AdsClientOptions options, UpdateCallback on_update);
+  // `on_update` runs on the client's thread after each response; `on_ready` once, after the
+  // first complete round was applied (or what is missing of it was given up on).
+  AdsClient(AdsClientOptions options, UpdateCallback on_update, ReadyCallback on_ready = nullptr);
   ~AdsClient();
 
   void Start();
@@ -59,36 +60,30 @@ class AdsClient {
 
   // For tests and logs: how many streams were opened so far.
   int streams_opened() const { return streams_opened_.load(); }
+  bool ready() const { return ready_.load(); }
 
  private:
-  using Stream = grpc::ClientReaderWriterInterface<envoy::service::discovery::v3::DiscoveryRequest,
-                                                   envoy::service::discovery::v3::DiscoveryResponse>;
-  struct TypeState {
-    std::string version;  // last ACKed
-    std::string nonce;    // of the last response
-    std::set<std::string> names;  // EDS/RDS subscriptions; empty for the wildcard types
-    bool requested = false;
-  };
-
   std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() const;
   void Run();
-  bool RunStream();  // true if the stream delivered at least one response
-  bool Send(Stream& stream, const std::string& type, const std::string& error = "");
-  void Handle(Stream& stream, const envoy::service::discovery::v3::DiscoveryResponse& response);
-  void UpdateSubscriptions(Stream& stream);
+  AdsStreamResult RunStream();
+  void Tick();  // every second: the absent-resource rule
+  void CheckReady();  // with state_mutex_ held
 
   const AdsClientOptions options_;
   UpdateCallback on_update_;
+  ReadyCallback on_ready_;
   std::thread thread_;
+  std::thread ticker_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> ready_{false};
   std::atomic<int> streams_opened_{0};
   std::mutex context_mutex_;
   std::unique_ptr<grpc::ClientContext> context_;  // of the live stream, to cancel it on Stop()
   std::mutex sleep_mutex_;
   std::condition_variable sleep_cv_;
 
-  std::map<std::string, TypeState> types_;
-  ResourceSnapshot snapshot_;
+  std::mutex state_mutex_;
+  AdsSubscriptions state_;
 };
 
 }  // namespace agent::xds

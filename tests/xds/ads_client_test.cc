@@ -1,8 +1,10 @@
-// The ADS client against a scriptable in-process management server: istiod's push order, ACKs,
-// a NACK that still applies the good resources, endpoint-only pushes, cluster removal, and a
-// server restart.
+// The ADS client against a scriptable in-process management server that handles requests the way
+// istiod does: istiod's push order, ACKs, a NACK that still applies the good resources,
+// endpoint-only pushes, route changes, cluster removal, stale nonces, withheld resources and
+// readiness, a server restart, Delta xDS, and TLS with a bearer token.
 #include "xds/ads_client.h"
 #include "xds/node_identity.h"
+#include "xds/scripted_ads_server.h"
 
 #include <unistd.h>
 
@@ -21,8 +23,9 @@
 namespace agent::xds {
 namespace {
 
-using envoy::service::discovery::v3::DiscoveryRequest;
-using envoy::service::discovery::v3::DiscoveryResponse;
+using testing::DeltaDiscoveryRequest;
+using testing::DiscoveryRequest;
+using testing::ScriptedAdsServer;
 
 template <typename Message>
 google::protobuf::Any Pack(const std::string& json) {
@@ -50,95 +53,6 @@ google::protobuf::Any Routes(const std::string& name) {
   return Pack<envoy::config::route::v3::RouteConfiguration>(R"({"name":")" + name + R"("})");
 }
 
-// A management server that answers each subscription with the current resources of its type and
-// can push new versions to the live stream. Every request is recorded.
-class ScriptedAdsServer final : public envoy::service::discovery::v3::AggregatedDiscoveryService::Service {
- public:
-  grpc::Status StreamAggregatedResources(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<DiscoveryResponse, DiscoveryRequest>* stream) override {
-    {
-      std::lock_guard lock(mutex_);
-      stream_ = stream;
-      auto auth = context->client_metadata().find("authorization");
-      if (auth != context->client_metadata().end()) authorization_ = std::string(auth->second.data(), auth->second.size());
-    }
-    DiscoveryRequest request;
-    while (stream->Read(&request)) {
-      std::lock_guard lock(mutex_);
-      requests_.push_back(request);
-      cv_.notify_all();
-      // A request without a nonce is a new subscription (or one after a reconnect): answer it.
-      if (request.response_nonce().empty() || names_changed(request)) SendLocked(request.type_url());
-    }
-    std::lock_guard lock(mutex_);
-    stream_ = nullptr;
-    return grpc::Status::OK;
-  }
-
-  void Set(const std::string& type, std::string version, std::vector<google::protobuf::Any> resources) {
-    std::lock_guard lock(mutex_);
-    state_[type] = {std::move(version), std::move(resources)};
-  }
-  void Push(const std::string& type, std::string version, std::vector<google::protobuf::Any> resources) {
-    std::lock_guard lock(mutex_);
-    state_[type] = {std::move(version), std::move(resources)};
-    SendLocked(type);
-  }
-  // The last request of `type` satisfying `pred`, waiting at most 10 s.
-  std::optional<DiscoveryRequest> WaitFor(const std::string& type, const std::function<bool(const DiscoveryRequest&)>& pred) {
-    std::unique_lock lock(mutex_);
-    std::optional<DiscoveryRequest> found;
-    cv_.wait_for(lock, std::chrono::seconds(10), [&] {
-      for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) {
-        if (it->type_url() == type && pred(*it)) {
-          found = *it;
-          return true;
-        }
-      }
-      return false;
-    });
-    return found;
-  }
-  std::string authorization() {
-    std::lock_guard lock(mutex_);
-    return authorization_;
-  }
-  std::string last_nonce(const std::string& type) {
-    std::lock_guard lock(mutex_);
-    return nonces_[type];
-  }
-
- private:
-  bool names_changed(const DiscoveryRequest& request) {
-    auto& last = names_[request.type_url()];
-    std::vector<std::string> now(request.resource_names().begin(), request.resource_names().end());
-    bool changed = now != last;
-    last = now;
-    return changed;
-  }
-  void SendLocked(const std::string& type) {
-    if (stream_ == nullptr || state_.count(type) == 0) return;
-    DiscoveryResponse response;
-    response.set_type_url(type);
-    response.set_version_info(state_[type].first);
-    response.set_nonce(absl::StrCat("n", ++nonce_));
-    nonces_[type] = response.nonce();
-    for (const auto& any : state_[type].second) *response.add_resources() = any;
-    stream_->Write(response);
-  }
-
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  grpc::ServerReaderWriter<DiscoveryResponse, DiscoveryRequest>* stream_ = nullptr;
-  std::vector<DiscoveryRequest> requests_;
-  std::map<std::string, std::pair<std::string, std::vector<google::protobuf::Any>>> state_;
-  std::map<std::string, std::vector<std::string>> names_;
-  std::map<std::string, std::string> nonces_;
-  int nonce_ = 0;
-  std::string authorization_;
-};
-
 class AdsClientTest : public ::testing::Test {
  protected:
   void StartServer(int port = 0, std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials()) {
@@ -161,11 +75,19 @@ class AdsClientTest : public ::testing::Test {
     id.instance_ip = "10.244.0.12";
     options.node = id.ToNode("test");
     options.initial_backoff = std::chrono::milliseconds(100);
-    client_ = std::make_unique<AdsClient>(options, [this](const ResourceSnapshot& s) {
-      std::lock_guard lock(mutex_);
-      snapshot_ = s;
-      cv_.notify_all();
-    });
+    client_ = std::make_unique<AdsClient>(
+        options,
+        [this](const ResourceSnapshot& s) {
+          std::lock_guard lock(mutex_);
+          snapshot_ = s;
+          ++updates_;
+          cv_.notify_all();
+        },
+        [this] {
+          std::lock_guard lock(mutex_);
+          ready_calls_++;
+          cv_.notify_all();
+        });
     client_->Start();
   }
   // The smallest full configuration: EDS cluster "a" with one endpoint, no listeners.
@@ -181,6 +103,14 @@ class AdsClientTest : public ::testing::Test {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return pred(snapshot_); });
   }
+  bool WaitReady() {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return ready_calls_ > 0; });
+  }
+  int ready_calls() {
+    std::lock_guard lock(mutex_);
+    return ready_calls_;
+  }
   void TearDown() override {
     if (client_) client_->Stop();
     if (grpc_server_) StopServer();
@@ -193,6 +123,8 @@ class AdsClientTest : public ::testing::Test {
   std::mutex mutex_;
   std::condition_variable cv_;
   ResourceSnapshot snapshot_;
+  int updates_ = 0;
+  int ready_calls_ = 0;
 };
 
 TEST_F(AdsClientTest, SubscribesLikeASidecarAndAcksEveryType) {
@@ -287,6 +219,161 @@ TEST_F(AdsClientTest, ReconnectsAfterAServerRestartAndResubscribesFromTheLastGoo
   EXPECT_GE(client_->streams_opened(), 2);
 }
 
+
+TEST_F(AdsClientTest, RouteChangesFollowTheListenersRouteNames) {
+  StartServer();
+  server_->Set(kClusterType, "c1", {});
+  server_->Set(kListenerType, "l1", {RdsListener("0.0.0.0_80", "80")});
+  server_->Set(kRouteConfigurationType, "r1", {Routes("80"), Routes("9080")});
+  StartClient();
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.route_configurations.size() == 1; }));
+  EXPECT_EQ(snapshot_.route_configurations.count("9080"), 0u);  // not subscribed, not taken
+
+  // A new listener names a second route configuration: asked for with the latest RDS nonce (an
+  // older one would be dropped as stale by istiod), and delivered by name.
+  server_->Push(kListenerType, "l2", {RdsListener("0.0.0.0_80", "80"), RdsListener("0.0.0.0_9080", "9080")});
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.route_configurations.size() == 2; }));
+  auto change = server_->WaitFor(kRouteConfigurationType, [](const DiscoveryRequest& r) { return r.resource_names_size() == 2; });
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(server_->stale_requests(), 0);
+
+  // The listener goes away: its routes are dropped, and the subscription shrinks (never to empty).
+  server_->Push(kListenerType, "l3", {RdsListener("0.0.0.0_9080", "9080")});
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
+    return s.route_configurations.size() == 1 && s.route_configurations.count("9080") == 1;
+  }));
+  server_->Push(kListenerType, "l4", {});
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.route_configurations.empty(); }));
+  for (const DiscoveryRequest& r : server_->requests()) {
+    if (r.type_url() == kRouteConfigurationType) {
+      EXPECT_GT(r.resource_names_size(), 0) << r.DebugString();
+    }
+  }
+}
+
+TEST_F(AdsClientTest, BackToBackPushesConvergeDespiteStaleAcks) {
+  StartServer();
+  ServeOneCluster();
+  StartClient();
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.size() == 1; }));
+  server_->Set(kClusterLoadAssignmentType, "e2",
+               {Assignment("a", "10.0.0.1"), Assignment("b", "10.0.0.2"), Assignment("c", "10.0.0.3")});
+  // Two pushes before the client can answer the first: its ACK of v2 reaches the server after v3
+  // went out, so istiod-like handling ignores it; the client must still converge on v3.
+  server_->Push(kClusterType, "v2", {EdsCluster("a"), EdsCluster("b")});
+  server_->Push(kClusterType, "v3", {EdsCluster("a"), EdsCluster("b"), EdsCluster("c")});
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
+    return s.clusters.size() == 3 && s.cluster_load_assignments.size() == 3;
+  }));
+  const std::string last_nonce = server_->last_nonce(kClusterType);
+  auto ack = server_->WaitFor(kClusterType, [&](const DiscoveryRequest& r) {
+    return r.version_info() == "v3" && r.response_nonce() == last_nonce;
+  });
+  EXPECT_TRUE(ack.has_value());
+  EXPECT_EQ(FirstAddress(snapshot_, "c"), "10.0.0.3");
+}
+
+TEST_F(AdsClientTest, ReadyOnlyAfterTheFirstCompleteRound) {
+  StartServer();
+  server_->Set(kClusterType, "c1", {EdsCluster("a")});
+  server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", "10.0.0.1")});
+  server_->Set(kListenerType, "l1", {RdsListener("0.0.0.0_80", "80")});
+  server_->Set(kRouteConfigurationType, "r1", {Routes("80")});
+  server_->Withhold(kRouteConfigurationType, "80");
+  StartClient();
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
+    return s.clusters.size() == 1 && s.cluster_load_assignments.size() == 1 && s.listeners.size() == 1;
+  }));
+  ASSERT_TRUE(server_->WaitFor(kRouteConfigurationType, [](const DiscoveryRequest& r) { return r.resource_names_size() == 1; }));
+  EXPECT_FALSE(client_->ready());  // the listener's routes are still missing
+  EXPECT_EQ(ready_calls(), 0);
+  server_->Release(kRouteConfigurationType, "80");
+  ASSERT_TRUE(WaitReady());
+  EXPECT_TRUE(client_->ready());
+  EXPECT_EQ(snapshot_.route_configurations.size(), 1u);
+  EXPECT_EQ(ready_calls(), 1);
+}
+
+TEST_F(AdsClientTest, ANeverSentResourceIsTreatedAsAbsentAfterTheTimeout) {
+  StartServer();
+  server_->Set(kClusterType, "c1", {EdsCluster("a"), EdsCluster("b")});
+  server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", "10.0.0.1"), Assignment("b", "10.0.0.2")});
+  server_->Set(kListenerType, "l1", {});
+  server_->Withhold(kClusterLoadAssignmentType, "b");
+  AdsClientOptions options;
+  options.absent_after = std::chrono::milliseconds(300);
+  StartClient(options);
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.size() == 1; }));
+  EXPECT_FALSE(client_->ready());
+  ASSERT_TRUE(WaitReady());  // b given up on: the round is complete without it
+  EXPECT_EQ(snapshot_.cluster_load_assignments.count("b"), 0u);
+  EXPECT_EQ(snapshot_.clusters.size(), 2u);
+  // Delivered later, it is still taken.
+  server_->Release(kClusterLoadAssignmentType, "b");
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.count("b") == 1; }));
+}
+
+TEST_F(AdsClientTest, DeltaSubscribesByDifferenceAndAppliesRemovals) {
+  StartServer();
+  server_->Set(kClusterType, "c1", {EdsCluster("a"), EdsCluster("b")});
+  server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", "10.0.0.1"), Assignment("b", "10.0.0.2")});
+  server_->Set(kListenerType, "l1", {RdsListener("0.0.0.0_80", "80")});
+  server_->Set(kRouteConfigurationType, "r1", {Routes("80")});
+  AdsClientOptions options;
+  options.delta = true;
+  StartClient(options);
+  ASSERT_TRUE(WaitReady());
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
+    return s.clusters.size() == 2 && s.cluster_load_assignments.size() == 2 && s.listeners.size() == 1 &&
+           s.route_configurations.size() == 1;
+  }));
+  EXPECT_TRUE(server_->requests().empty());  // no SotW stream at all
+  auto first = server_->WaitForDelta(kClusterType, [](const DeltaDiscoveryRequest& r) { return r.has_node(); });
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->resource_names_subscribe_size(), 0);  // wildcard
+  EXPECT_FALSE(first->node().id().empty());
+  auto eds = server_->WaitForDelta(kClusterLoadAssignmentType, [](const DeltaDiscoveryRequest& r) {
+    return r.resource_names_subscribe_size() == 2;
+  });
+  ASSERT_TRUE(eds.has_value());
+  EXPECT_TRUE(eds->response_nonce().empty());  // subscription changes never ride on an ACK
+  for (const DeltaDiscoveryRequest& r : server_->delta_requests()) {
+    if (!r.response_nonce().empty()) {
+      EXPECT_EQ(r.resource_names_subscribe_size() + r.resource_names_unsubscribe_size(), 0) << r.DebugString();
+    }
+  }
+
+  // Endpoint change, then cluster b removed: removed_resources drops it, and EDS unsubscribes b.
+  server_->Push(kClusterLoadAssignmentType, "e2", {Assignment("a", "10.0.0.9"), Assignment("b", "10.0.0.2")});
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return FirstAddress(s, "a") == "10.0.0.9"; }));
+  server_->Push(kClusterType, "c2", {EdsCluster("a")});
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
+    return s.clusters.size() == 1 && s.cluster_load_assignments.size() == 1;
+  }));
+  auto unsubscribe = server_->WaitForDelta(kClusterLoadAssignmentType, [](const DeltaDiscoveryRequest& r) {
+    return r.resource_names_unsubscribe_size() == 1 && r.resource_names_unsubscribe(0) == "b";
+  });
+  EXPECT_TRUE(unsubscribe.has_value());
+  EXPECT_EQ(server_->stale_requests(), 0);
+
+  // A reconnect tells the server what is held: initial_resource_versions, and nothing unchanged is resent.
+  const int port = port_;
+  StopServer();
+  StartServer(port);
+  server_->Set(kClusterType, "c2", {EdsCluster("a")});
+  server_->Set(kClusterLoadAssignmentType, "e3", {Assignment("a", "10.0.0.9")});
+  server_->Set(kListenerType, "l1", {RdsListener("0.0.0.0_80", "80")});
+  server_->Set(kRouteConfigurationType, "r1", {Routes("80")});
+  auto resume = server_->WaitForDelta(kClusterType, [](const DeltaDiscoveryRequest& r) {
+    return r.initial_resource_versions_size() == 1 && r.initial_resource_versions().count("a") == 1;
+  });
+  ASSERT_TRUE(resume.has_value());
+  auto resume_eds = server_->WaitForDelta(kClusterLoadAssignmentType, [](const DeltaDiscoveryRequest& r) {
+    return r.resource_names_subscribe_size() == 1 && r.initial_resource_versions().count("a") == 1;
+  });
+  EXPECT_TRUE(resume_eds.has_value());
+  EXPECT_GE(client_->streams_opened(), 2);
+}
 }  // namespace
 }  // namespace agent::xds
 

@@ -1,0 +1,215 @@
+#include "xds/ads_subscriptions.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+
+namespace agent::xds {
+
+namespace {
+
+constexpr char kWholeType[] = "*";
+
+template <typename Message>
+const std::string& NameOf(const Message& message) {
+  if constexpr (std::is_same_v<Message, envoy::config::endpoint::v3::ClusterLoadAssignment>) {
+    return message.cluster_name();
+  } else {
+    return message.name();
+  }
+}
+
+// Decodes one resource; on failure returns why, naming it as precisely as possible.
+template <typename Message>
+std::optional<std::string> Decode(const google::protobuf::Any& any, const std::string& fallback_name, Message& out) {
+  if (!any.Is<Message>()) {
+    return absl::StrCat(fallback_name, " has type ", any.type_url(), ", not ", Message::descriptor()->full_name());
+  }
+  if (!any.UnpackTo(&out)) return absl::StrCat(fallback_name, " does not decode");
+  if (NameOf(out).empty()) return absl::StrCat(fallback_name, " has no name");
+  return std::nullopt;
+}
+
+// Calls `fn` with the snapshot's map for `type`.
+template <typename Fn>
+auto WithResources(ResourceSnapshot& snapshot, const std::string& type, Fn&& fn) {
+  if (type == kClusterType) return fn(snapshot.clusters);
+  if (type == kClusterLoadAssignmentType) return fn(snapshot.cluster_load_assignments);
+  if (type == kListenerType) return fn(snapshot.listeners);
+  return fn(snapshot.route_configurations);
+}
+
+std::set<std::string> RouteConfigNames(const envoy::config::listener::v3::Listener& listener) {
+  std::set<std::string> names;
+  for (const auto& chain : listener.filter_chains()) {
+    for (const auto& filter : chain.filters()) {
+      envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager hcm;
+      if (filter.has_typed_config() && filter.typed_config().UnpackTo(&hcm) && hcm.has_rds()) {
+        names.insert(hcm.rds().route_config_name());
+      }
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+bool IsWildcardType(const std::string& type) { return type == kClusterType || type == kListenerType; }
+
+std::vector<std::string> AdsSubscriptions::ApplyStateOfTheWorld(
+    const std::string& type, const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources) {
+  const bool full_state = IsWildcardType(type);
+  received_types_.insert(type);
+  Delivered(type, kWholeType);
+  return WithResources(snapshot_, type, [&](auto& held) {
+    std::vector<std::string> errors;
+    std::remove_reference_t<decltype(held)> next;
+    if (!full_state) next = held;
+    for (int i = 0; i < resources.size(); ++i) {
+      typename std::remove_reference_t<decltype(held)>::mapped_type message;
+      if (auto error = Decode(resources[i], absl::StrCat("resources[", i, "]"), message)) {
+        errors.push_back(*error);
+        continue;
+      }
+      std::string name = NameOf(message);
+      if (!full_state && names(type).count(name) == 0) continue;  // not (or no longer) subscribed
+      Delivered(type, name);
+      next[name] = std::move(message);
+    }
+    // A full-state resource that was rejected cannot be told from a deleted one by name, so the
+    // response's good resources define the set; SotW istiod resends everything on the next push.
+    held = std::move(next);
+    return errors;
+  });
+}
+
+std::vector<std::string> AdsSubscriptions::ApplyDelta(
+    const std::string& type,
+    const google::protobuf::RepeatedPtrField<envoy::service::discovery::v3::Resource>& resources,
+    const google::protobuf::RepeatedPtrField<std::string>& removed) {
+  received_types_.insert(type);
+  Delivered(type, kWholeType);
+  return WithResources(snapshot_, type, [&](auto& held) {
+    std::vector<std::string> errors;
+    for (const auto& resource : resources) {
+      typename std::remove_reference_t<decltype(held)>::mapped_type message;
+      const std::string label = resource.name().empty() ? "a resource without a name" : resource.name();
+      if (!resource.has_resource()) {
+        errors.push_back(absl::StrCat(label, " carries no resource"));
+        continue;
+      }
+      if (auto error = Decode(resource.resource(), label, message)) {
+        errors.push_back(*error);
+        continue;
+      }
+      if (!resource.name().empty() && resource.name() != NameOf(message)) {
+        errors.push_back(absl::StrCat(resource.name(), " holds a resource named ", NameOf(message)));
+        continue;
+      }
+      const std::string name = NameOf(message);
+      if (!IsWildcardType(type) && names(type).count(name) == 0) continue;  // not (or no longer) subscribed
+      Delivered(type, name);
+      versions_[type][name] = resource.version();
+      held[name] = std::move(message);
+    }
+    for (const std::string& name : removed) {
+      held.erase(name);
+      versions_[type].erase(name);
+      Delivered(type, name);  // the server says it does not exist: nothing more to wait for
+    }
+    return errors;
+  });
+}
+
+std::vector<std::string> AdsSubscriptions::RefreshNames(Clock::time_point now) {
+  std::set<std::string> eds;
+  for (const auto& [name, cluster] : snapshot_.clusters) {
+    if (cluster.type() == envoy::config::cluster::v3::Cluster::EDS) eds.insert(EdsServiceName(cluster));
+  }
+  std::set<std::string> rds;
+  for (const auto& [name, listener] : snapshot_.listeners) rds.merge(RouteConfigNames(listener));
+
+  std::vector<std::string> changed;
+  for (auto& [type, wanted] : {std::pair<const char*, std::set<std::string>&>{kClusterLoadAssignmentType, eds},
+                               {kRouteConfigurationType, rds}}) {
+    std::set<std::string>& names = names_[type];
+    if (wanted == names) continue;
+    WithResources(snapshot_, type, [&](auto& held) {
+      for (auto it = held.begin(); it != held.end();) it = wanted.count(it->first) > 0 ? std::next(it) : held.erase(it);
+    });
+    for (const std::string& name : names) {
+      if (wanted.count(name) == 0) Forget(type, name);
+    }
+    for (const std::string& name : wanted) {
+      const bool held = WithResources(snapshot_, type, [&](auto& map) { return map.count(name) > 0; });
+      if (!held && names.count(name) == 0) pending_[type].emplace(name, now);
+    }
+    names = std::move(wanted);
+    changed.push_back(type);
+  }
+  return changed;
+}
+
+void AdsSubscriptions::StartWildcardClocks(Clock::time_point now) {
+  for (const char* type : {kClusterType, kListenerType}) {
+    if (received_types_.count(type) == 0) pending_[type].emplace(kWholeType, now);
+  }
+}
+
+std::vector<std::string> AdsSubscriptions::ExpireOverdue(Clock::time_point now, std::chrono::milliseconds timeout) {
+  std::vector<std::string> expired;
+  for (auto& [type, names] : pending_) {
+    for (auto it = names.begin(); it != names.end();) {
+      if (now - it->second < timeout) {
+        ++it;
+        continue;
+      }
+      expired.push_back(absl::StrCat(type, " ", it->first == kWholeType ? "(any)" : it->first));
+      it = names.erase(it);
+    }
+  }
+  return expired;
+}
+
+bool AdsSubscriptions::InitialRoundComplete() {
+  if (initial_round_complete_) return true;
+  for (const auto& [type, names] : pending_) {
+    if (!names.empty()) return false;
+  }
+  // Both wildcard types answered (or given up on, which leaves no pending entry either).
+  for (const char* type : {kClusterType, kListenerType}) {
+    if (received_types_.count(type) == 0 && pending_.count(type) == 0) return false;
+  }
+  initial_round_complete_ = true;
+  return true;
+}
+
+const std::set<std::string>& AdsSubscriptions::names(const std::string& type) const {
+  static const std::set<std::string> kNone;
+  auto it = names_.find(type);
+  return it == names_.end() ? kNone : it->second;
+}
+
+std::map<std::string, std::string> AdsSubscriptions::ResourceVersions(const std::string& type) const {
+  auto it = versions_.find(type);
+  return it == versions_.end() ? std::map<std::string, std::string>() : it->second;
+}
+
+const std::string& AdsSubscriptions::accepted_version(const std::string& type) const {
+  static const std::string kNone;
+  auto it = accepted_.find(type);
+  return it == accepted_.end() ? kNone : it->second;
+}
+
+void AdsSubscriptions::Delivered(const std::string& type, const std::string& name) {
+  auto it = pending_.find(type);
+  if (it != pending_.end()) it->second.erase(name);
+}
+
+void AdsSubscriptions::Forget(const std::string& type, const std::string& name) {
+  Delivered(type, name);
+  versions_[type].erase(name);
+}
+
+}  // namespace agent::xds

@@ -1,0 +1,87 @@
+// What an ADS client holds and wants, whichever wire protocol carries it (SotW or Delta): the
+// resources received per type, the names the named types must be subscribed to (the EDS service
+// names of the clusters, the RDS names of the listeners), the last accepted version per type,
+// the resources asked for but not delivered yet (Envoy's initial-fetch rule: after a timeout they
+// are treated as absent), and whether the first complete CDS+EDS+LDS+RDS round is in.
+//
+// Pure state, no I/O and no locking: the client serializes access.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/any.pb.h>
+#include <google/protobuf/repeated_ptr_field.h>
+
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "xds/resource_snapshot.h"
+
+namespace agent::xds {
+
+// Clusters and listeners are subscribed to as a whole (wildcard); the other two by name.
+bool IsWildcardType(const std::string& type);
+
+// The types an ADS client subscribes to, in istiod's push order (clusters before their
+// endpoints, listeners before their routes).
+inline constexpr const char* kAdsTypes[] = {kClusterType, kClusterLoadAssignmentType, kListenerType,
+                                            kRouteConfigurationType};
+
+class AdsSubscriptions {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // A SotW response. Cluster and Listener responses are the complete state (a resource missing
+  // from it was deleted); the named types are upserts by name. A resource that does not decode is
+  // reported (one message each) and the others still apply (gRPC A46); on a full-state type the
+  // rejected resource keeps its previous value.
+  std::vector<std::string> ApplyStateOfTheWorld(const std::string& type,
+                                                const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
+
+  // A Delta response: added or updated resources (with their versions) and removed names.
+  std::vector<std::string> ApplyDelta(
+      const std::string& type,
+      const google::protobuf::RepeatedPtrField<envoy::service::discovery::v3::Resource>& resources,
+      const google::protobuf::RepeatedPtrField<std::string>& removed);
+
+  // Recomputes the names the named types need from the clusters and listeners held; resources no
+  // longer wanted are dropped, and names not delivered yet start their clock. Returns the named
+  // types whose name set changed.
+  std::vector<std::string> RefreshNames(Clock::time_point now);
+
+  // Starts the clock for the wildcard types not received yet (at the first stream).
+  void StartWildcardClocks(Clock::time_point now);
+
+  // Gives up on what was asked for more than `timeout` ago and is still missing: returns one
+  // "TYPE NAME" per resource newly treated as absent (each is reported once).
+  std::vector<std::string> ExpireOverdue(Clock::time_point now, std::chrono::milliseconds timeout);
+
+  // Every type has been received (or given up on), and every name asked for has been delivered
+  // (or given up on). Once true, stays true.
+  bool InitialRoundComplete();
+
+  const std::set<std::string>& names(const std::string& type) const;
+  // The versions of the resources held (Delta's initial_resource_versions on a reconnect).
+  std::map<std::string, std::string> ResourceVersions(const std::string& type) const;
+  // The last version accepted (ACKed) of a type; NACKs repeat it.
+  const std::string& accepted_version(const std::string& type) const;
+  void set_accepted_version(const std::string& type, std::string version) { accepted_[type] = std::move(version); }
+
+  const ResourceSnapshot& snapshot() const { return snapshot_; }
+
+ private:
+  void Delivered(const std::string& type, const std::string& name);
+  void Forget(const std::string& type, const std::string& name);
+
+  ResourceSnapshot snapshot_;
+  std::map<std::string, std::set<std::string>> names_;                      // named types only
+  std::map<std::string, std::map<std::string, std::string>> versions_;      // type → name → version (Delta)
+  std::map<std::string, std::string> accepted_;                             // type → version
+  std::map<std::string, std::map<std::string, Clock::time_point>> pending_;  // asked, not delivered; "*" = the type
+  std::set<std::string> received_types_;
+  bool initial_round_complete_ = false;
+};
+
+}  // namespace agent::xds

@@ -1,0 +1,95 @@
+// State-of-the-World ADS, as istiod handles it (reference/xds-istio.md §2): a request per type
+// carries the type's whole subscription, the last accepted version and the nonce of the last
+// response of that type on this stream; an empty nonce (re)opens the subscription.
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "xds/ads_stream.h"
+
+namespace agent::xds {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+std::string RejectionMessage(const std::vector<std::string>& errors, const std::string& version) {
+  return absl::StrCat("apisix-mesh-agent rejected ", errors.size(), " resource(s) of version ", version, ": ",
+                      absl::StrJoin(errors, "; "));
+}
+
+namespace {
+
+class StateOfTheWorldStream {
+ public:
+  explicit StateOfTheWorldStream(AdsStreamEnv& env)
+      : env_(env), stream_(env.stub.StreamAggregatedResources(&env.context)) {}
+
+  AdsStreamResult Run() {
+    AdsStreamResult result;
+    {
+      std::lock_guard lock(env_.mutex);
+      env_.state.StartWildcardClocks(AdsSubscriptions::Clock::now());
+      // The wildcard types always; the named ones if there are names (an empty list would mean
+      // "unsubscribe"), from the last accepted versions, so the server can tell what is held.
+      for (const char* type : kAdsTypes) {
+        if (IsWildcardType(type) || !env_.state.names(type).empty()) Send(type);
+      }
+    }
+    DiscoveryResponse response;
+    while (stream_->Read(&response)) {
+      result.progressed = true;
+      std::lock_guard lock(env_.mutex);
+      Handle(response);
+    }
+    result.status = stream_->Finish();
+    return result;
+  }
+
+ private:
+  void Send(const std::string& type, const std::string& error = "") {
+    DiscoveryRequest request;
+    request.set_type_url(type);
+    request.set_version_info(env_.state.accepted_version(type));
+    request.set_response_nonce(nonces_[type]);  // the latest of the type, or istiod drops it as stale
+    for (const std::string& name : env_.state.names(type)) request.add_resource_names(name);
+    if (node_sent_.insert(type).second) *request.mutable_node() = env_.node;  // a type's first request
+    if (!error.empty()) {
+      request.mutable_error_detail()->set_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+      request.mutable_error_detail()->set_message(error);
+    }
+    stream_->Write(request);
+  }
+
+  void Handle(const DiscoveryResponse& response) {
+    const std::string& type = response.type_url();
+    if (std::find(std::begin(kAdsTypes), std::end(kAdsTypes), type) == std::end(kAdsTypes)) {
+      log::Warn("xds-v3-grpc: ignoring a response of type %s, which the agent did not ask for", type);
+      return;
+    }
+    const std::vector<std::string> errors = env_.state.ApplyStateOfTheWorld(type, response.resources());
+    nonces_[type] = response.nonce();
+    if (errors.empty()) {
+      env_.state.set_accepted_version(type, response.version_info());
+      Send(type);  // ACK
+    } else {
+      const std::string message = RejectionMessage(errors, response.version_info());
+      log::Warn("xds-v3-grpc: NACK %s: %s", type, message);
+      Send(type, message);  // NACK: the previous accepted version, this response's nonce
+    }
+    // Make before break: the new clusters' endpoints and listeners' routes are asked for now.
+    for (const std::string& named : env_.state.RefreshNames(AdsSubscriptions::Clock::now())) {
+      if (!env_.state.names(named).empty()) Send(named);
+    }
+    env_.changed();
+  }
+
+  AdsStreamEnv& env_;
+  std::unique_ptr<grpc::ClientReaderWriterInterface<DiscoveryRequest, DiscoveryResponse>> stream_;
+  std::map<std::string, std::string> nonces_;
+  std::set<std::string> node_sent_;
+};
+
+}  // namespace
+
+AdsStreamResult RunStateOfTheWorldStream(AdsStreamEnv& env) { return StateOfTheWorldStream(env).Run(); }
+
+}  // namespace agent::xds

@@ -6,8 +6,16 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/logging.h"
+
+extern char** environ;
 
 namespace agent::xds {
 namespace {
@@ -47,7 +55,34 @@ NodeIdentity NodeIdentity::FromEnvironment() {
   id.cluster_id = Env("ISTIO_META_CLUSTER_ID", "Kubernetes");
   id.istio_version = Env("ISTIO_VERSION");
   id.service_account = Env("SERVICE_ACCOUNT", "default");
+  id.labels = ReadLabelsFile(Env("ISTIO_POD_LABELS_FILE", "/etc/istio/pod/labels"));
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    absl::string_view variable(*entry);
+    const size_t equals = variable.find('=');
+    if (equals == absl::string_view::npos) continue;
+    absl::string_view key = variable.substr(0, equals);
+    const std::string value(variable.substr(equals + 1));
+    if (absl::ConsumePrefix(&key, "ISTIO_METAJSON_")) {
+      id.json_metadata[std::string(key)] = value;
+    } else if (absl::ConsumePrefix(&key, "ISTIO_META_") && key != "CLUSTER_ID") {
+      id.string_metadata[std::string(key)] = value;
+    }
+  }
   return id;
+}
+
+std::map<std::string, std::string> NodeIdentity::ReadLabelsFile(const std::string& path) {
+  std::map<std::string, std::string> labels;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t equals = line.find('=');
+    if (equals == std::string::npos) continue;
+    absl::string_view value = absl::string_view(line).substr(equals + 1);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    labels[line.substr(0, equals)] = std::string(value);
+  }
+  return labels;
 }
 
 std::string NodeIdentity::NodeId() const {
@@ -74,6 +109,16 @@ envoy::config::core::v3::Node NodeIdentity::ToNode(const std::string& agent_vers
   set("INTERCEPTION_MODE", "REDIRECT");
   set("NAME", pod_name);
   set("POD_PORTS", "[]");
+  for (const auto& [key, value] : string_metadata) set(key.c_str(), value);
+  for (const auto& [key, json] : json_metadata) {
+    google::protobuf::Value decoded;
+    if (!google::protobuf::util::JsonStringToMessage(json, &decoded).ok()) {
+      log::Warn("ISTIO_METAJSON_%s is not JSON; left out of the node metadata", key);
+      continue;
+    }
+    fields[key] = decoded;
+  }
+  // LABELS is an object of strings; the labels file wins over ISTIO_METAJSON_LABELS per key.
   auto& label_fields = *fields["LABELS"].mutable_struct_value()->mutable_fields();
   for (const auto& [key, value] : labels) label_fields[key].set_string_value(value);
   return node;

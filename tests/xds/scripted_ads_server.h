@@ -4,8 +4,8 @@
 // the way it would fail against istiod:
 //   SotW:  error_detail → recorded, no answer; empty names on a named type → unsubscribe, no
 //          answer; empty nonce or a new watch → the whole subscribed set; a nonce that is not the
-//          last one sent for the type → stale, ignored (counted); names added in an ACK → those
-//          names pushed.
+//          last one sent for the type → stale, ignored (a lost subscription change is counted);
+//          names added in an ACK → those names pushed.
 //   Delta: a non-empty nonce that is not the last one → stale, ignored; an empty nonce changes the
 //          subscription (new names answered); initial_resource_versions suppress unchanged
 //          resources; wildcard pushes carry removed_resources.
@@ -92,9 +92,11 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
     std::lock_guard lock(mutex_);
     return nonces_[type];
   }
-  int stale_requests() {
+  // Stale requests (an ACK racing a newer push is normal) that tried to change a subscription:
+  // istiod drops those changes, so a client that makes them can miss resources for good.
+  int lost_subscription_changes() {
     std::lock_guard lock(mutex_);
-    return stale_;
+    return lost_changes_;
   }
 
   // ---- the protocol ----
@@ -182,7 +184,7 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
       return;
     }
     if (request.response_nonce() != nonces_[type]) {
-      ++stale_;
+      if (names != watch->second.names) ++lost_changes_;
       return;
     }
     std::set<std::string> added;
@@ -196,8 +198,9 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
   void HandleDeltaLocked(const DeltaDiscoveryRequest& request) {
     const std::string& type = request.type_url();
     if (!request.response_nonce().empty()) {
-      if (request.response_nonce() != nonces_[type]) ++stale_;
-      return;  // an ACK or NACK (or a stale request): no subscription change may ride on it
+      // An ACK or NACK (or a stale request): istiod ignores any subscription change riding on it.
+      if (request.resource_names_subscribe_size() + request.resource_names_unsubscribe_size() > 0) ++lost_changes_;
+      return;
     }
     Watch& watch = watches_[type];
     const bool first = watch.names.empty() && !watch.wildcard && watch.sent.empty();
@@ -306,7 +309,7 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
   std::map<std::string, bool> sent_once_;
   std::set<std::string> withheld_;  // "TYPE NAME"
   int nonce_ = 0;
-  int stale_ = 0;
+  int lost_changes_ = 0;
   std::string authorization_;
 };
 

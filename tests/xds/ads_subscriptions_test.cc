@@ -1,0 +1,108 @@
+// The ADS client's protocol-independent state: full-state versus by-name types, the names the
+// named types follow, the absent-resource rule and the first complete round.
+#include "xds/ads_subscriptions.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+namespace agent::xds {
+namespace {
+
+using Clock = AdsSubscriptions::Clock;
+using google::protobuf::Any;
+using google::protobuf::RepeatedPtrField;
+
+template <typename Message>
+Any Pack(const std::string& json) {
+  Message m;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &m).ok()) << json;
+  Any any;
+  any.PackFrom(m);
+  return any;
+}
+Any Cluster(const std::string& name) {
+  return Pack<envoy::config::cluster::v3::Cluster>(R"({"name":")" + name + R"(","type":"EDS"})");
+}
+Any Assignment(const std::string& name) {
+  return Pack<envoy::config::endpoint::v3::ClusterLoadAssignment>(R"({"clusterName":")" + name + R"("})");
+}
+RepeatedPtrField<Any> List(std::vector<Any> items) { return RepeatedPtrField<Any>(items.begin(), items.end()); }
+
+TEST(AdsSubscriptionsTest, ClustersAreFullStateAssignmentsByName) {
+  AdsSubscriptions state;
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a"), Cluster("b")})).empty());
+  EXPECT_EQ(state.RefreshNames(t0), std::vector<std::string>{kClusterLoadAssignmentType});
+  EXPECT_EQ(state.names(kClusterLoadAssignmentType), (std::set<std::string>{"a", "b"}));
+  state.ApplyStateOfTheWorld(kClusterLoadAssignmentType, List({Assignment("a"), Assignment("b"), Assignment("zzz")}));
+  EXPECT_EQ(state.snapshot().cluster_load_assignments.size(), 2u);  // zzz was not asked for
+  state.ApplyStateOfTheWorld(kClusterLoadAssignmentType, List({Assignment("a")}));  // partial push: b stays
+  EXPECT_EQ(state.snapshot().cluster_load_assignments.size(), 2u);
+  state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a")}));  // complete state: b is gone
+  EXPECT_EQ(state.RefreshNames(t0).size(), 1u);
+  EXPECT_EQ(state.snapshot().clusters.size(), 1u);
+  EXPECT_EQ(state.snapshot().cluster_load_assignments.count("b"), 0u);  // dropped with its cluster
+  EXPECT_TRUE(state.RefreshNames(t0).empty());                          // unchanged names: nothing to send
+}
+
+TEST(AdsSubscriptionsTest, BadResourcesAreNamedAndTheRestApplies) {
+  AdsSubscriptions state;
+  Any wrong = Assignment("x");
+  auto errors = state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a"), wrong, Cluster("")}));
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0].find("resources[1] has type type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"),
+            std::string::npos);
+  EXPECT_EQ(errors[1], "resources[2] has no name");
+  EXPECT_EQ(state.snapshot().clusters.count("a"), 1u);
+}
+
+TEST(AdsSubscriptionsTest, DeltaUpsertsRemovesAndKeepsVersions) {
+  AdsSubscriptions state;
+  RepeatedPtrField<envoy::service::discovery::v3::Resource> resources;
+  auto* r = resources.Add();
+  r->set_name("a");
+  r->set_version("1");
+  *r->mutable_resource() = Cluster("a");
+  r = resources.Add();
+  r->set_name("b");
+  r->set_version("7");
+  *r->mutable_resource() = Cluster("other");  // the name does not match its content
+  EXPECT_EQ(state.ApplyDelta(kClusterType, resources, {}).size(), 1u);
+  EXPECT_EQ(state.ResourceVersions(kClusterType), (std::map<std::string, std::string>{{"a", "1"}}));
+  RepeatedPtrField<std::string> removed;
+  removed.Add("a");
+  state.ApplyDelta(kClusterType, {}, removed);
+  EXPECT_TRUE(state.snapshot().clusters.empty());
+  EXPECT_TRUE(state.ResourceVersions(kClusterType).empty());
+}
+
+TEST(AdsSubscriptionsTest, TheFirstRoundCompletesWhenEverythingAskedForIsInOrGivenUp) {
+  AdsSubscriptions state;
+  const auto t0 = Clock::now();
+  state.StartWildcardClocks(t0);
+  EXPECT_FALSE(state.InitialRoundComplete());
+  state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a"), Cluster("b")}));
+  state.RefreshNames(t0);
+  state.ApplyStateOfTheWorld(kListenerType, {});
+  EXPECT_FALSE(state.InitialRoundComplete());  // a and b's endpoints are pending
+  state.ApplyStateOfTheWorld(kClusterLoadAssignmentType, List({Assignment("a")}));
+  EXPECT_FALSE(state.InitialRoundComplete());
+  EXPECT_TRUE(state.ExpireOverdue(t0 + std::chrono::seconds(14), std::chrono::seconds(15)).empty());
+  auto expired = state.ExpireOverdue(t0 + std::chrono::seconds(15), std::chrono::seconds(15));
+  EXPECT_EQ(expired, std::vector<std::string>{std::string(kClusterLoadAssignmentType) + " b"});
+  EXPECT_TRUE(state.ExpireOverdue(t0 + std::chrono::seconds(30), std::chrono::seconds(15)).empty());  // once
+  EXPECT_TRUE(state.InitialRoundComplete());
+}
+
+TEST(AdsSubscriptionsTest, ANeverAnsweredWildcardTypeIsGivenUpOnToo) {
+  AdsSubscriptions state;
+  const auto t0 = Clock::now();
+  state.StartWildcardClocks(t0);
+  state.ApplyStateOfTheWorld(kClusterType, {});
+  auto expired = state.ExpireOverdue(t0 + std::chrono::seconds(15), std::chrono::seconds(15));
+  EXPECT_EQ(expired, std::vector<std::string>{std::string(kListenerType) + " (any)"});
+  EXPECT_TRUE(state.InitialRoundComplete());
+}
+
+}  // namespace
+}  // namespace agent::xds

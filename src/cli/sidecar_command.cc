@@ -7,13 +7,18 @@
 #include <iostream>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "apisix/key_layout.h"
+#include "cli/apisix_bundle.h"
 #include "common/logging.h"
 #include "etcd/server.h"
+#include "health/health_server.h"
+#include "health/readiness.h"
 #include "reconcile/reconciler.h"
 #include "store/kv_store.h"
 #include "store/revision_seed.h"
@@ -82,6 +87,51 @@ int RunSidecar(config::SidecarConfig config) {
               stats.revision);
   };
   boost::asio::io_context io;
+  int exit_code = 0;
+  const bool bundle = config.run_mode == config::kRunModeBundle;
+  health::Readiness readiness(bundle);
+  health::HealthServer health_server(io, readiness);
+  if (config.health) {
+    if (auto s = health_server.Start(*config.health); !s.ok()) {
+      log::Error("%s", s.message());
+      server.Stop();
+      return 1;
+    }
+    config::ListenAddress health_bound = *config.health;
+    health_bound.port = health_server.port();
+    log::Info("health checks on http://%s/healthz/live and /healthz/ready", health_bound.ToString());
+  }
+
+  // Bundle mode: APISIX starts once the first configuration is served, and its death ends the agent.
+  std::unique_ptr<apisix::ApisixRunner> apisix_runner;
+  auto shutdown = [&](int code) {
+    exit_code = code;
+    io.stop();
+  };
+  // Runs once, on the io thread: the first configuration is served (or the wait timed out).
+  auto config_served = [&] {
+    if (readiness.config_served()) return;
+    readiness.SetConfigServed();
+    const auto ready_ms =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() / 1e3;
+    log::Info("ready in %.1f ms: serving revision %d", ready_ms, store.current_revision());
+    if (!bundle) return;
+    auto runner = PrepareApisix(
+        config, server.port(), [&readiness](bool serving) { readiness.SetApisixRunning(serving); },
+        [&](const absl::Status& status) {
+          boost::asio::post(io, [&, status] {
+            log::Error("bundle mode: %s", status.message());
+            shutdown(1);
+          });
+        });
+    if (!runner.ok()) {
+      log::Error("bundle mode: %s", runner.status().message());
+      return shutdown(1);
+    }
+    apisix_runner = std::move(*runner);
+    apisix_runner->Start();
+  };
+
   std::unique_ptr<xds::FileSource> file_source;
   std::unique_ptr<xds::AdsClient> ads_client;
   if (config.provisioner == config::kProvisionerGrpc) {
@@ -89,6 +139,7 @@ int RunSidecar(config::SidecarConfig config) {
     ads_options.target = config.xds_target;
     ads_options.tls = config.xds_tls;
     ads_options.token_file = config.xds_token_file;
+    ads_options.delta = config.xds_protocol == "delta";
     for (const auto& [path, pem] : {std::pair<const std::string*, std::string*>{&config.xds_ca_file, &ads_options.ca_pem},
                                     {&config.xds_client_cert, &ads_options.client_cert_pem},
                                     {&config.xds_client_key, &ads_options.client_key_pem}}) {
@@ -98,8 +149,10 @@ int RunSidecar(config::SidecarConfig config) {
     }
     const xds::NodeIdentity identity = xds::NodeIdentity::FromEnvironment();
     ads_options.node = identity.ToNode(AGENT_VERSION);
-    log::Info("xds-v3-grpc: ADS from %s as %s", config.xds_target, identity.NodeId());
-    ads_client = std::make_unique<xds::AdsClient>(ads_options, apply);
+    log::Info("xds-v3-grpc: %s ADS from %s as %s", config.xds_protocol == "delta" ? "Delta" : "SotW", config.xds_target,
+              identity.NodeId());
+    ads_client = std::make_unique<xds::AdsClient>(ads_options, apply,
+                                                  [&] { boost::asio::post(io, config_served); });
     ads_client->Start();
   } else {
     file_source = std::make_unique<xds::FileSource>(io, config.xds_watch_files, apply);
@@ -108,20 +161,29 @@ int RunSidecar(config::SidecarConfig config) {
       server.Stop();
       return 1;
     }
+    boost::asio::post(io, config_served);  // the files were read and applied by Start()
   }
-  const auto ready_ms =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() / 1e3;
-  log::Info("ready in %.1f ms: serving revision %d", ready_ms, store.current_revision());
+  boost::asio::steady_timer ready_timer(io, std::chrono::seconds(config.ready_timeout_seconds));
+  ready_timer.async_wait([&](const boost::system::error_code& ec) {
+    if (ec || readiness.config_served()) return;
+    log::Warn("no complete xDS configuration after %d s (--ready-timeout): reporting ready%s with what is served "
+              "(revision %d)",
+              config.ready_timeout_seconds, bundle ? " and starting APISIX" : "", store.current_revision());
+    config_served();
+  });
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     log::Info("received signal %d, shutting down", signal);
-    if (file_source) file_source->Stop();
-    io.stop();
+    shutdown(0);
   });
   io.run();
+  // APISIX goes first, while the agent still serves it its configuration.
+  if (apisix_runner) apisix_runner->Stop();
+  if (file_source) file_source->Stop();
   if (ads_client) ads_client->Stop();
+  health_server.Stop();
   server.Stop();
   if (!config.revision_file.empty()) {
     if (auto s = store::SaveRevision(config.revision_file, store.current_revision()); !s.ok()) {
@@ -129,7 +191,7 @@ int RunSidecar(config::SidecarConfig config) {
     }
   }
   log::Info("stopped at revision %d", store.current_revision());
-  return 0;
+  return exit_code;
 }
 
 }  // namespace agent::cli

@@ -46,6 +46,24 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
   app.add_option("--xds-token-file", c.xds_token_file,
                  "grpcs://: file with a bearer token sent to the control plane, re-read on every connection "
                  "(e.g. /var/run/secrets/tokens/istio-token)");
+  app.add_option("--xds-protocol", c.xds_protocol,
+                 "xds-v3-grpc: sotw (StreamAggregatedResources) | delta (DeltaAggregatedResources)")
+      ->capture_default_str();
+  app.add_option("--ready-timeout", c.ready_timeout_seconds,
+                 "seconds to wait for the first complete xDS configuration before reporting ready anyway "
+                 "(and, in bundle mode, starting APISIX) with a warning")
+      ->capture_default_str();
+  app.add_option("--health-listen", c.health_listen,
+                 "address of /healthz/live and /healthz/ready for kubelet probes, IP:port (\"\" turns it off)")
+      ->capture_default_str();
+  app.add_option("--apisix-port", c.apisix_port, "bundle mode: APISIX's HTTP port for captured outbound traffic")
+      ->capture_default_str();
+  app.add_option("--apisix-inbound-capture-port", c.apisix_inbound_port,
+                 "bundle mode: APISIX's port for captured inbound traffic")
+      ->capture_default_str();
+  app.add_option("--apisix-stop-timeout", c.apisix_stop_timeout_seconds,
+                 "bundle mode: seconds APISIX gets to quit gracefully before it is killed")
+      ->capture_default_str();
   app.add_option("--revision-file", c.revision_file,
                  "keeps the last etcd revision across restarts so it never goes backwards (default: clock only)");
 }
@@ -106,10 +124,29 @@ absl::Status Validate(SidecarConfig& c) {
                                                      "\" is not grpc://host:port"));
     }
   }
+  if (auto s = CheckOneOf("--xds-protocol", c.xds_protocol, {"sotw", "delta"}); !s.ok()) return s;
+  if (c.ready_timeout_seconds < 1 || c.ready_timeout_seconds > 3600) {
+    return absl::InvalidArgumentError("--ready-timeout: must be between 1 and 3600 seconds");
+  }
+  for (const auto& [flag, port] : {std::pair<const char*, int>{"--apisix-port", c.apisix_port},
+                                   {"--apisix-inbound-capture-port", c.apisix_inbound_port}}) {
+    if (port < 1 || port > 65535) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", port, " is not a port"));
+  }
+  if (c.apisix_stop_timeout_seconds < 1 || c.apisix_stop_timeout_seconds > 600) {
+    return absl::InvalidArgumentError("--apisix-stop-timeout: must be between 1 and 600 seconds");
+  }
+  if (c.apisix_port == c.apisix_inbound_port) {
+    return absl::InvalidArgumentError("--apisix-port and --apisix-inbound-capture-port must differ");
+  }
   if (c.run_mode == kRunModeBundle) {
-    return absl::UnimplementedError(
-        "--run-mode bundle is not supported yet by this build; use --run-mode standalone and point APISIX's "
-        "etcd.host at --grpc-listen");
+    struct stat st;
+    if (::stat(c.apisix_home_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat("--apisix-home-path: ", c.apisix_home_path, " is not a directory"));
+    }
+    if (::access(c.apisix_bin_path.c_str(), X_OK) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--apisix-bin-path: ", c.apisix_bin_path, ": ", std::strerror(errno)));
+    }
   }
 
   if (c.provisioner == kProvisionerFile && c.xds_watch_files.empty()) {
@@ -130,6 +167,11 @@ absl::Status Validate(SidecarConfig& c) {
   auto listen = ParseListenAddress(c.grpc_listen);
   if (!listen.ok()) return absl::InvalidArgumentError(absl::StrCat("--grpc-listen: ", listen.status().message()));
   c.listen = *listen;
+  if (!c.health_listen.empty()) {
+    auto health = ParseListenAddress(c.health_listen);
+    if (!health.ok()) return absl::InvalidArgumentError(absl::StrCat("--health-listen: ", health.status().message()));
+    c.health = *health;
+  }
 
   if (!absl::StartsWith(c.etcd_key_prefix, "/") || c.etcd_key_prefix.size() < 2 ||
       absl::EndsWith(c.etcd_key_prefix, "/")) {

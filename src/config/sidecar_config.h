@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,9 +43,17 @@ struct SidecarConfig {
   std::string xds_client_cert;            // grpcs://: client certificate and key for mutual TLS
   std::string xds_client_key;
   std::string xds_token_file;             // grpcs://: bearer token file (projected service-account token)
+  std::string xds_protocol = "sotw";      // sotw | delta: which ADS method to use
+  int ready_timeout_seconds = 60;         // ready (and APISIX started) at the latest this long after start
+  std::string health_listen = "127.0.0.1:15021";  // /healthz/live and /healthz/ready; "" = off
+  // Bundle mode: APISIX's own listeners, which the iptables rules redirect to.
+  int apisix_port = 9080;                 // outbound capture (node_listen)
+  int apisix_inbound_port = 9081;         // inbound capture
+  int apisix_stop_timeout_seconds = 10;   // QUIT, then KILL after this long
 
   // Filled by Validate().
   ListenAddress listen;
+  std::optional<ListenAddress> health;  // unset when --health-listen is ""
   std::string xds_target;  // host:port of --xds-config-source
   bool xds_tls = false;    // grpcs://
 };

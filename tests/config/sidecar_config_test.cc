@@ -85,7 +85,26 @@ TEST(SidecarConfigTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
 
   c = Valid();
   c.run_mode = "bundle";
-  EXPECT_EQ(Validate(c).code(), absl::StatusCode::kUnimplemented);
+  c.apisix_home_path = "/nonexistent/apisix";
+  EXPECT_EQ(ErrorOf(c), "--apisix-home-path: /nonexistent/apisix is not a directory");
+  c.apisix_home_path = "/tmp";
+  c.apisix_bin_path = "/nonexistent/bin/apisix";
+  EXPECT_EQ(ErrorOf(c), "--apisix-bin-path: /nonexistent/bin/apisix: No such file or directory");
+  c.apisix_bin_path = "/bin/true";
+  EXPECT_TRUE(Validate(c).ok());
+
+  c = Valid();
+  c.xds_protocol = "incremental";
+  EXPECT_EQ(ErrorOf(c), "--xds-protocol: unknown value \"incremental\" (accepted: sotw, delta)");
+  c = Valid();
+  c.apisix_inbound_port = 9080;
+  EXPECT_EQ(ErrorOf(c), "--apisix-port and --apisix-inbound-capture-port must differ");
+  c = Valid();
+  c.health_listen = "localhost";
+  EXPECT_NE(ErrorOf(c).find("--health-listen: "), std::string::npos);
+  c.health_listen = "";
+  ASSERT_TRUE(Validate(c).ok());
+  EXPECT_FALSE(c.health.has_value());
 }
 
 TEST(ListenAddressTest, ParsesIpv4AndIpv6) {

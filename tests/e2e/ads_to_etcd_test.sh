@@ -14,7 +14,7 @@ wait_for 10 grep -qs "listening on" "$work/server.log" || { cat "$work/server.lo
 ads=$(sed -n 's/listening on //p' "$work/server.log")
 
 POD_NAME=details-v1-abc POD_NAMESPACE=default INSTANCE_IP=10.244.0.12 \
-  "$AGENT_BIN" sidecar --provisioner xds-v3-grpc --xds-config-source "grpc://$ads" --grpc-listen 127.0.0.1:0 \
+  "$AGENT_BIN" sidecar --provisioner xds-v3-grpc --xds-config-source "grpc://$ads" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
   >"$work/agent.log" 2>&1 &
 AGENT_PID=$!
 wait_for 20 grep -qs "ready in" "$work/agent.log" || { cat "$work/agent.log"; exit 1; }

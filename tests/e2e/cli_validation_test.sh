@@ -21,7 +21,12 @@ expect_error "unknown provisioner" '--provisioner: unknown value "xds-v2"' sidec
 expect_error "grpc needs a config source" "--xds-config-source option is required" sidecar --provisioner xds-v3-grpc
 expect_error "TLS flags need grpcs://" "need a grpcs:// --xds-config-source" \
   sidecar --provisioner xds-v3-grpc --xds-config-source grpc://127.0.0.1:15010 --xds-ca-file /etc/hostname
-expect_error "bundle not built yet" "--run-mode bundle is not supported yet" sidecar --run-mode bundle --xds-watch-files "$EXAMPLES"
+expect_error "bundle needs APISIX's home" "--apisix-home-path: /nonexistent is not a directory" \
+  sidecar --run-mode bundle --xds-watch-files "$EXAMPLES" --apisix-home-path /nonexistent
+expect_error "bundle needs APISIX's binary" "--apisix-bin-path: /nonexistent/apisix: No such file or directory" \
+  sidecar --run-mode bundle --xds-watch-files "$EXAMPLES" --apisix-home-path /tmp --apisix-bin-path /nonexistent/apisix
+expect_error "unknown xDS protocol" '--xds-protocol: unknown value "v2"' \
+  sidecar --provisioner xds-v3-grpc --xds-config-source grpc://127.0.0.1:15010 --xds-protocol v2
 expect_error "listen must be IP:port" '--grpc-listen: "localhost:2379" is not IP:port' \
   sidecar --xds-watch-files "$EXAMPLES" --grpc-listen localhost:2379
 expect_error "bad log level" '--log-level: unknown value "verbose"' sidecar --xds-watch-files "$EXAMPLES" --log-level verbose
@@ -40,7 +45,7 @@ trap 'kill ${AGENT_PID:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 cp "$EXAMPLES/clusters.json" "$EXAMPLES/endpoints.json" "$work/"
 cp "$EXAMPLES/routes.json" "$work/routes.json"
 "$AGENT_BIN" sidecar --xds-watch-files "$work/clusters.json,$work/endpoints.json" --xds-watch-files "$work/routes.json" \
-  --grpc-listen 127.0.0.1:0 >"$work/agent.log" 2>&1 &
+  --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 >"$work/agent.log" 2>&1 &
 AGENT_PID=$!
 check "comma-separated and repeated --xds-watch-files are all loaded" wait_for 10 grep -q "5 routes, 3 upstreams" "$work/agent.log"
 kill "$AGENT_PID"; wait "$AGENT_PID" || true

@@ -1,0 +1,99 @@
+#include "apisix/bundle_config.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "apisix/resources.h"
+
+namespace agent::apisix {
+
+namespace {
+
+// YAML double-quoted scalar (JSON string escaping is valid YAML).
+std::string Quote(const std::string& text) { return nlohmann::json(text).dump(); }
+
+}  // namespace
+
+std::string RenderBundleConfig(const BundleConfig& c) {
+  const bool passthrough = !c.original_dst_var.empty();
+  std::string out = absl::StrCat(kRenderedMarker, " for bundle mode (APISIX ", c.line == VersionLine::k2x ? "2.x" : "3.x",
+                                 "); rewritten at every start: put changes in the agent's flags.\n");
+  absl::StrAppend(&out, "apisix:\n  node_listen:\n    - ", c.node_listen, "\n");
+  if (!passthrough) absl::StrAppend(&out, "    - ", c.inbound_port, "\n");
+  // The configuration comes from xDS through the agent; nothing else may change it.
+  absl::StrAppend(&out, "  enable_admin: false\n  ssl:\n    enable: false\n");
+  // The agent supervises nginx: it must stay in the foreground and log where the agent reads.
+  absl::StrAppend(&out,
+                  "nginx_config:\n"
+                  "  error_log: /dev/stderr\n"
+                  "  main_configuration_snippet: |\n"
+                  "    daemon off;\n"
+                  "  http:\n"
+                  "    access_log: /dev/stdout\n");
+  if (passthrough) {
+    absl::StrAppend(&out,
+                    "  http_configuration_snippet: |\n"
+                    "    server {\n"
+                    "      listen ", c.inbound_port, ";\n"
+                    "      location / {\n"
+                    "        proxy_http_version 1.1;\n"
+                    "        proxy_set_header Host $http_host;\n"
+                    "        proxy_set_header Via APISIX;\n"
+                    "        proxy_pass http://$", c.original_dst_var, ";\n"
+                    "      }\n"
+                    "    }\n");
+  }
+  std::string etcd = absl::StrCat("etcd:\n  host:\n    - ", Quote(c.etcd_host), "\n  prefix: ", Quote(c.etcd_prefix),
+                                  "\n  timeout: 30\n");
+  if (!c.etcd_user.empty()) {
+    absl::StrAppend(&etcd, "  user: ", Quote(c.etcd_user), "\n  password: ", Quote(c.etcd_password), "\n");
+  }
+  if (c.line == VersionLine::k2x) {
+    absl::StrAppend(&out, etcd);
+  } else {
+    absl::StrAppend(&out, "deployment:\n  role: traditional\n  role_traditional:\n    config_provider: etcd\n");
+    for (size_t start = 0; start < etcd.size();) {  // the same block, one level deeper
+      const size_t end = etcd.find('\n', start);
+      absl::StrAppend(&out, "  ", etcd.substr(start, end - start + 1));
+      start = end + 1;
+    }
+  }
+  absl::StrAppend(&out, "plugins:\n");
+  for (const char* plugin : kTranslatedPlugins) absl::StrAppend(&out, "  - ", plugin, "\n");
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> InstallBundleConfig(const std::string& path, const std::string& content) {
+  std::optional<std::string> backup;
+  std::ifstream existing(path);
+  if (existing) {
+    std::string first_line;
+    std::getline(existing, first_line);
+    if (first_line.rfind(kRenderedMarker, 0) != 0) {
+      backup = absl::StrCat(path, ".user-backup-", std::time(nullptr));
+      if (std::rename(path.c_str(), backup->c_str()) != 0) {
+        return absl::FailedPreconditionError(absl::StrCat(path, " is not the agent's and cannot be moved aside to ",
+                                                          *backup, ": ", std::strerror(errno),
+                                                          "; refusing to overwrite it"));
+      }
+    }
+  }
+  const std::string temporary = path + ".agent-tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << content;
+    out.close();
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", temporary, ": ", std::strerror(errno)));
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot rename ", temporary, " to ", path, ": ", std::strerror(errno)));
+  }
+  return backup;
+}
+
+}  // namespace agent::apisix

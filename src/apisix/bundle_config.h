@@ -1,0 +1,39 @@
+// Bundle mode's APISIX configuration file: what APISIX needs to run beside the agent — its
+// listeners for captured traffic, the agent as its etcd, the plugins the translation uses — in
+// the layout of the APISIX line in use (2.x: top-level `etcd`; 3.x: `deployment`).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "apisix/key_layout.h"
+
+namespace agent::apisix {
+
+struct BundleConfig {
+  VersionLine line = VersionLine::k3x;
+  int node_listen = 9080;     // captured outbound traffic
+  int inbound_port = 9081;    // captured inbound traffic
+  std::string etcd_host;      // http://IP:port of the agent's etcd API, as APISIX must dial it
+  std::string etcd_prefix = "/apisix";
+  std::string etcd_user;      // when the agent requires etcd auth
+  std::string etcd_password;
+  // The nginx variable holding a connection's original destination (a patched nginx); with it,
+  // inbound traffic on `inbound_port` is passed through to where it was going. Without it, the
+  // inbound port is one more APISIX listener, routed like the outbound one.
+  std::string original_dst_var;
+};
+
+// The first line of every file the agent renders: how it tells its own file from the user's.
+inline constexpr char kRenderedMarker[] = "# Rendered by apisix-mesh-agent";
+
+std::string RenderBundleConfig(const BundleConfig& config);
+
+// Writes `content` to `path` (atomically: a temporary file renamed into place). A file the agent
+// did not render is never overwritten silently: it is moved aside to `<path>.user-backup-<time>`
+// first, and the backup's path is returned so the caller can say so.
+absl::StatusOr<std::optional<std::string>> InstallBundleConfig(const std::string& path, const std::string& content);
+
+}  // namespace agent::apisix

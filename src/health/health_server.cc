@@ -1,0 +1,94 @@
+#include "health/health_server.h"
+
+#include <memory>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace agent::health {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+namespace {
+
+// One connection: requests answered in turn until the client closes (kubelet closes after each).
+class ProbeSession : public std::enable_shared_from_this<ProbeSession> {
+ public:
+  ProbeSession(asio::ip::tcp::socket socket, const Readiness& readiness)
+      : socket_(std::move(socket)), readiness_(readiness) {}
+
+  void Read() {
+    request_ = {};
+    http::async_read(socket_, buffer_, request_, [self = shared_from_this()](boost::system::error_code ec, size_t) {
+      if (!ec) self->Reply();
+    });
+  }
+
+ private:
+  void Reply() {
+    auto response = std::make_shared<http::response<http::string_body>>();
+    response->version(request_.version());
+    response->keep_alive(request_.keep_alive());
+    response->set(http::field::content_type, "text/plain");
+    const std::string target(request_.target());
+    if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
+      response->result(http::status::method_not_allowed);
+      response->body() = "GET only\n";
+    } else if (target == "/healthz/live") {
+      response->result(http::status::ok);
+      response->body() = "live\n";
+    } else if (target == "/healthz/ready") {
+      response->result(readiness_.ready() ? http::status::ok : http::status::service_unavailable);
+      response->body() = readiness_.Describe() + "\n";
+    } else {
+      response->result(http::status::not_found);
+      response->body() = "not found: try /healthz/live or /healthz/ready\n";
+    }
+    response->prepare_payload();
+    http::async_write(socket_, *response, [self = shared_from_this(), response](boost::system::error_code ec, size_t) {
+      if (!ec && response->keep_alive()) self->Read();
+    });
+  }
+
+  asio::ip::tcp::socket socket_;
+  const Readiness& readiness_;
+  boost::beast::flat_buffer buffer_;
+  http::request<http::empty_body> request_;
+};
+
+}  // namespace
+
+HealthServer::HealthServer(asio::io_context& io, const Readiness& readiness) : readiness_(readiness), acceptor_(io) {}
+
+absl::Status HealthServer::Start(const config::ListenAddress& listen) {
+  boost::system::error_code ec;
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(listen.ip, ec), listen.port);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--health-listen: ", listen.ip, ": ", ec.message()));
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("--health-listen: cannot listen on ", listen.ToString(), ": ", ec.message()));
+  port_ = acceptor_.local_endpoint().port();
+  Accept();
+  return absl::OkStatus();
+}
+
+void HealthServer::Stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void HealthServer::Accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+    if (ec) return;  // closed
+    std::make_shared<ProbeSession>(std::move(socket), readiness_)->Read();
+    Accept();
+  });
+}
+
+}  // namespace agent::health

@@ -1,0 +1,33 @@
+// What the kubelet's probes ask: is the agent alive, and is the pod ready for traffic? Ready means
+// the first xDS configuration is served to APISIX and, in bundle mode, APISIX is running. Set from
+// the sources and the APISIX supervisor, read by the health endpoint; thread-safe.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+namespace agent::health {
+
+class Readiness {
+ public:
+  explicit Readiness(bool needs_apisix) : needs_apisix_(needs_apisix) {}
+
+  void SetConfigServed() { config_served_ = true; }
+  void SetApisixRunning(bool running) { apisix_running_ = running; }
+
+  bool config_served() const { return config_served_; }
+  bool ready() const { return config_served_ && (!needs_apisix_ || apisix_running_); }
+  // Why not ready, for the probe's body and the logs; "ready" when it is.
+  std::string Describe() const {
+    if (!config_served_) return "waiting for the first xDS configuration";
+    if (needs_apisix_ && !apisix_running_) return "APISIX is not running";
+    return "ready";
+  }
+
+ private:
+  const bool needs_apisix_;
+  std::atomic<bool> config_served_{false};
+  std::atomic<bool> apisix_running_{false};
+};
+
+}  // namespace agent::health

@@ -1,0 +1,88 @@
+// Bundle mode's APISIX config file: both layouts, and never overwriting the user's file silently.
+#include "apisix/bundle_config.h"
+#include "apisix/resources.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <gtest/gtest.h>
+
+namespace agent::apisix {
+namespace {
+
+bool Has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+BundleConfig Example(VersionLine line) {
+  BundleConfig c;
+  c.line = line;
+  c.etcd_host = "http://127.0.0.1:17739";
+  c.etcd_prefix = "/apisix";
+  return c;
+}
+
+TEST(BundleConfigTest, ThreeXPutsEtcdUnderDeployment) {
+  const std::string yaml = RenderBundleConfig(Example(VersionLine::k3x));
+  EXPECT_EQ(yaml.rfind(kRenderedMarker, 0), 0u);
+  EXPECT_TRUE(Has(yaml, "apisix:\n  node_listen:\n    - 9080\n    - 9081\n"));
+  EXPECT_TRUE(Has(yaml, "  enable_admin: false\n"));
+  EXPECT_TRUE(Has(yaml, "deployment:\n  role: traditional\n  role_traditional:\n    config_provider: etcd\n"
+                        "  etcd:\n    host:\n      - \"http://127.0.0.1:17739\"\n    prefix: \"/apisix\"\n"));
+  EXPECT_FALSE(Has(yaml, "\netcd:"));  // no 2.x top-level block
+  EXPECT_TRUE(Has(yaml, "  main_configuration_snippet: |\n    daemon off;\n"));
+  for (const char* plugin : kTranslatedPlugins) EXPECT_TRUE(Has(yaml, std::string("  - ") + plugin + "\n")) << plugin;
+}
+
+TEST(BundleConfigTest, TwoXUsesTheTopLevelEtcdBlock) {
+  BundleConfig c = Example(VersionLine::k2x);
+  c.etcd_user = "root";
+  c.etcd_password = "p\"w";
+  const std::string yaml = RenderBundleConfig(c);
+  EXPECT_TRUE(Has(yaml, "\netcd:\n  host:\n    - \"http://127.0.0.1:17739\"\n  prefix: \"/apisix\"\n"));
+  EXPECT_TRUE(Has(yaml, "  user: \"root\"\n  password: \"p\\\"w\"\n"));
+  EXPECT_FALSE(Has(yaml, "deployment:"));
+}
+
+TEST(BundleConfigTest, InboundPassthroughNeedsTheOriginalDestinationVariable) {
+  BundleConfig c = Example(VersionLine::k3x);
+  c.original_dst_var = "connection_original_dst";
+  const std::string yaml = RenderBundleConfig(c);
+  EXPECT_TRUE(Has(yaml, "  node_listen:\n    - 9080\n  enable_admin"));  // 9081 is not an APISIX listener
+  EXPECT_TRUE(Has(yaml, "      listen 9081;\n"));
+  EXPECT_TRUE(Has(yaml, "        proxy_pass http://$connection_original_dst;\n"));
+  EXPECT_TRUE(Has(yaml, "        proxy_set_header Via APISIX;\n"));
+}
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(BundleConfigTest, TheUsersFileIsMovedAsideAndOursIsReplaced) {
+  const std::string dir = ::testing::TempDir() + "/bundle_config_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/config.yaml";
+  std::ofstream(path) << "apisix:\n  node_listen: 1984\n";
+  auto backup = InstallBundleConfig(path, RenderBundleConfig(Example(VersionLine::k3x)));
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  ASSERT_TRUE(backup->has_value());
+  EXPECT_EQ(Read(**backup), "apisix:\n  node_listen: 1984\n");
+  EXPECT_EQ(Read(path).rfind(kRenderedMarker, 0), 0u);
+
+  auto again = InstallBundleConfig(path, RenderBundleConfig(Example(VersionLine::k2x)));  // ours: replaced in place
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value());
+  EXPECT_TRUE(Has(Read(path), "(APISIX 2.x)"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BundleConfigTest, AnUnwritableDirectoryIsAClearError) {
+  auto result = InstallBundleConfig("/nonexistent/conf/config.yaml", "x");
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(Has(std::string(result.status().message()), "/nonexistent/conf/config.yaml"));
+}
+
+}  // namespace
+}  // namespace agent::apisix

@@ -2,7 +2,10 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "cli/iptables_command.h"
+#include "cli/precheck_command.h"
 #include "cli/sidecar_command.h"
+#include "config/iptables_config.h"
 #include "config/sidecar_config.h"
 
 #ifndef AGENT_VERSION
@@ -18,6 +21,18 @@ int main(int argc, char** argv) {
       "sidecar", "translate xDS into APISIX configuration and serve it over the etcd v3 API");
   agent::config::RegisterSidecarFlags(*sidecar, sidecar_config);
 
+  agent::config::IptablesConfig iptables_config;
+  CLI::App* iptables = app.add_subcommand("iptables", "redirect the pod's TCP traffic to APISIX (nat table)");
+  agent::config::RegisterIptablesFlags(*iptables, iptables_config, false);
+  agent::config::IptablesConfig cleanup_config;
+  CLI::App* cleanup = app.add_subcommand("cleanup-iptables", "remove exactly the rules `iptables` added");
+  agent::config::RegisterIptablesFlags(*cleanup, cleanup_config, true);
+
+  agent::config::SidecarConfig precheck_config;
+  CLI::App* precheck = app.add_subcommand(
+      "precheck", "check APISIX's binary and home, iptables and privileges, and the agent's ports before bundle mode");
+  agent::config::RegisterSidecarFlags(*precheck, precheck_config);
+
   CLI::App* version = app.add_subcommand("version", "print the version and exit");
 
   try {
@@ -30,6 +45,9 @@ int main(int argc, char** argv) {
     std::cout << "apisix-mesh-agent " << AGENT_VERSION << "\n";
     return 0;
   }
+  if (iptables->parsed()) return agent::cli::RunIptables(std::move(iptables_config));
+  if (cleanup->parsed()) return agent::cli::RunCleanupIptables(std::move(cleanup_config));
+  if (precheck->parsed()) return agent::cli::RunPrecheck(precheck_config);
   if (sidecar->parsed()) {
     if (auto status = agent::config::Validate(sidecar_config); !status.ok()) {
       std::cerr << "Error: " << status.message() << "\n";

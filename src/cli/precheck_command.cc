@@ -1,0 +1,98 @@
+#include "cli/precheck_command.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "iptables/host.h"
+
+namespace agent::cli {
+
+namespace {
+
+struct Check {
+  std::string name;
+  bool ok;
+  std::string detail;
+};
+
+bool OnPath(const std::string& binary) {
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin", ':')) {
+    if (::access(absl::StrCat(dir, "/", binary).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+Check PortFree(const std::string& what, const std::string& ip, int port) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io);
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(ip, ec);
+  if (!ec) acceptor.open(address.is_v4() ? boost::asio::ip::tcp::v4() : boost::asio::ip::tcp::v6(), ec);
+  if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind({address, static_cast<uint16_t>(port)}, ec);
+  const std::string where = absl::StrCat(ip.find(':') != std::string::npos ? "[" + ip + "]" : ip, ":", port);
+  return {absl::StrCat(what, " port"), !ec, ec ? absl::StrCat(where, " is taken: ", ec.message()) : where + " is free"};
+}
+
+}  // namespace
+
+int RunPrecheck(const config::SidecarConfig& c) {
+  std::vector<Check> checks;
+  const bool executable = ::access(c.apisix_bin_path.c_str(), X_OK) == 0;
+  checks.push_back({"APISIX binary", executable,
+                    executable ? c.apisix_bin_path + " is executable"
+                               : absl::StrCat(c.apisix_bin_path, ": ", std::strerror(errno), " (--apisix-bin-path)")});
+  struct stat st;
+  const bool home = ::stat(c.apisix_home_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  checks.push_back({"APISIX home", home,
+                    home ? c.apisix_home_path + " is a directory"
+                         : c.apisix_home_path + " is not a directory (--apisix-home-path)"});
+  const std::string conf = c.apisix_home_path + "/conf";
+  const bool conf_writable = ::access(conf.c_str(), W_OK) == 0;
+  checks.push_back({"APISIX conf directory", conf_writable,
+                    conf_writable ? conf + " is writable (bundle mode renders config.yaml there)"
+                                  : absl::StrCat(conf, ": ", std::strerror(errno))});
+  for (const char* binary : {"iptables", "iptables-save", "iptables-restore"}) {
+    const bool found = OnPath(binary);
+    checks.push_back({binary, found, found ? "found on PATH" : "not found on PATH (Debian: apt-get install iptables)"});
+  }
+  const bool privileged = iptables::HasNetAdmin();
+  checks.push_back({"privileges", privileged,
+                    privileged ? "root or CAP_NET_ADMIN: the nat table can be changed"
+                               : "neither root nor CAP_NET_ADMIN: `iptables` and `cleanup-iptables` will fail"});
+  auto listen = config::ParseListenAddress(c.grpc_listen);
+  if (listen.ok()) {
+    checks.push_back(PortFree("etcd API (--grpc-listen)", listen->ip, listen->port));
+  } else {
+    checks.push_back({"etcd API (--grpc-listen) port", false, std::string(listen.status().message())});
+  }
+  if (!c.health_listen.empty()) {
+    auto health = config::ParseListenAddress(c.health_listen);
+    checks.push_back(health.ok() ? PortFree("health (--health-listen)", health->ip, health->port)
+                                 : Check{"health (--health-listen) port", false, std::string(health.status().message())});
+  }
+  checks.push_back(PortFree("APISIX outbound (--apisix-port)", "0.0.0.0", c.apisix_port));
+  checks.push_back(PortFree("APISIX inbound (--apisix-inbound-capture-port)", "0.0.0.0", c.apisix_inbound_port));
+
+  int failed = 0;
+  for (const Check& check : checks) {
+    std::cout << (check.ok ? "ok   " : "FAIL ") << check.name << ": " << check.detail << "\n";
+    failed += check.ok ? 0 : 1;
+  }
+  std::cout << (failed == 0 ? "precheck passed\n" : absl::StrCat("precheck failed: ", failed, " check(s)\n"));
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace agent::cli

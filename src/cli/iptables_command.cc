@@ -65,7 +65,7 @@ int RunIptables(config::IptablesConfig config) {
       // One family without the other would capture half the traffic: undo what was applied.
       for (auto done : applied) {
         iptables::Interceptor undo(runner, done);
-        (void)undo.Cleanup(iptables::BuildPlan(config, ids.uid, ids.gid, done), false);
+        (void)undo.Cleanup(false);
       }
       return 1;
     }
@@ -77,8 +77,12 @@ int RunIptables(config::IptablesConfig config) {
 }
 
 int RunCleanupIptables(config::IptablesConfig config) {
-  iptables::UserIds ids;
-  if (int rc = Prepare(config, ids); rc != 0) return rc;
+  // The flags of `iptables` are accepted (and checked) but not needed: what is ours is found in
+  // the table itself.
+  if (auto s = config::Validate(config); !s.ok()) {
+    std::cerr << "Error: " << s.message() << "\n";
+    return 2;
+  }
   if (!iptables::HasNetAdmin()) {
     std::cerr << kPrivilegeError;
     return 1;
@@ -87,7 +91,7 @@ int RunCleanupIptables(config::IptablesConfig config) {
   int rc = 0;
   for (auto family : Families(config)) {
     iptables::Interceptor interceptor(runner, family);
-    auto commands = interceptor.Cleanup(iptables::BuildPlan(config, ids.uid, ids.gid, family), config.dry_run);
+    auto commands = interceptor.Cleanup(config.dry_run);
     if (!commands.ok()) {
       std::cerr << "Error: " << commands.status().message() << "\n";
       rc = 1;

@@ -11,19 +11,12 @@ Interceptor::Interceptor(CommandRunner& runner, Family family)
       save_(binary_ + "-save"),
       restore_(binary_ + "-restore") {}
 
-absl::StatusOr<Installed> Interceptor::Find(const RulePlan& plan) {
+absl::StatusOr<Installed> Interceptor::Find() {
   CommandResult saved = runner_.Run({save_, "-t", "nat"});
   if (saved.exit_code != 0) {
     return absl::UnavailableError(absl::StrCat(save_, " -t nat failed: ", absl::StripAsciiWhitespace(saved.output)));
   }
-  Installed installed = ParseSaved(saved.output);
-  for (const Rule& rule : BuiltinChainRules(plan)) {
-    if (IsOwnChain(rule.spec.back())) continue;  // jumps to our chains were found in the save
-    std::vector<std::string> check = {binary_, "-t", "nat", "-C", rule.chain};
-    check.insert(check.end(), rule.spec.begin(), rule.spec.end());
-    if (runner_.Run(check).exit_code == 0) installed.builtin_rules.push_back(rule);
-  }
-  return installed;
+  return ParseSaved(saved.output);
 }
 
 absl::Status Interceptor::Restore(const std::string& input) {
@@ -36,13 +29,13 @@ absl::Status Interceptor::Restore(const std::string& input) {
 }
 
 absl::Status Interceptor::Apply(const RulePlan& plan) {
-  auto installed = Find(plan);
+  auto installed = Find();
   if (!installed.ok()) return installed.status();
   return Restore(RenderApply(plan, *installed));
 }
 
-absl::StatusOr<std::vector<std::string>> Interceptor::Cleanup(const RulePlan& plan, bool dry_run) {
-  auto installed = Find(plan);
+absl::StatusOr<std::vector<std::string>> Interceptor::Cleanup(bool dry_run) {
+  auto installed = Find();
   if (!installed.ok()) return installed.status();
   if (installed->empty()) return std::vector<std::string>();
   if (!dry_run) {

@@ -1,6 +1,6 @@
 // Programs one IP family's nat table with a RulePlan: apply in one iptables-restore transaction
 // (a failure leaves nothing half-applied; a re-run replaces rather than duplicates), and clean up
-// exactly what the plan (or an earlier run) installed — never the built-in chains themselves.
+// exactly what an earlier run installed — never the built-in chains themselves.
 #pragma once
 
 #include <string>
@@ -18,12 +18,12 @@ class Interceptor {
 
   const std::string& binary() const { return binary_; }  // iptables | ip6tables
 
-  // What of ours is installed now: jumps to our chains and our chains from iptables-save, and the
-  // plan's other built-in rules (the owner and port RETURNs) found with `-C`.
-  absl::StatusOr<Installed> Find(const RulePlan& plan);
+  // What of ours is installed now, read from iptables-save (ParseSaved).
+  absl::StatusOr<Installed> Find();
   absl::Status Apply(const RulePlan& plan);
-  // Removes what is installed; returns the equivalent commands (empty: nothing was there).
-  absl::StatusOr<std::vector<std::string>> Cleanup(const RulePlan& plan, bool dry_run);
+  // Removes what is installed, whatever flags installed it; returns the equivalent commands
+  // (empty: nothing was there).
+  absl::StatusOr<std::vector<std::string>> Cleanup(bool dry_run);
 
  private:
   absl::Status Restore(const std::string& input);

@@ -68,14 +68,6 @@ bool IsOwnChain(const std::string& chain) {
   return chain == kRedirectChain || chain == kInboundRedirectChain || chain == kInboundChain;
 }
 
-std::vector<Rule> BuiltinChainRules(const RulePlan& plan) {
-  std::vector<Rule> builtin;
-  for (const Rule& rule : plan.rules) {
-    if (!IsOwnChain(rule.chain)) builtin.push_back(rule);
-  }
-  return builtin;
-}
-
 std::string Join(const Rule& rule) { return absl::StrCat("-A ", rule.chain, " ", absl::StrJoin(rule.spec, " ")); }
 
 std::vector<std::string> FormatCommands(const RulePlan& plan, const std::string& binary) {
@@ -124,8 +116,27 @@ std::vector<std::string> FormatCleanupCommands(const Installed& installed, const
   return commands;
 }
 
+namespace {
+
+// The shapes of our RETURN rules in OUTPUT as iptables-save prints them: the proxy user's uid
+// and gid, and excluded ports.
+bool IsOurReturnShape(const std::vector<std::string>& t) {
+  if (t.empty() || t[0] != "OUTPUT" || t.size() < 3 || t[t.size() - 2] != "-j" || t.back() != "RETURN") return false;
+  const std::vector<std::string> match(t.begin() + 1, t.end() - 2);
+  const bool uid = match.size() == 9 && match[0] == "!" && match[1] == "-d" &&
+                   (match[2] == "127.0.0.1/32" || match[2] == "::1/128") && match[3] == "-o" && match[4] == "lo" &&
+                   match[5] == "-m" && match[6] == "owner" && match[7] == "--uid-owner";
+  const bool gid = match.size() == 4 && match[0] == "-m" && match[1] == "owner" && match[2] == "--gid-owner";
+  const bool port = match.size() == 6 && match[0] == "-p" && match[1] == "tcp" && match[2] == "-m" && match[3] == "tcp" &&
+                    match[4] == "--dport";
+  return uid || gid || port;
+}
+
+}  // namespace
+
 Installed ParseSaved(const std::string& saved) {
   Installed installed;
+  std::vector<std::vector<std::string>> returns;
   for (absl::string_view line : absl::StrSplit(saved, '\n')) {
     if (absl::ConsumePrefix(&line, ":")) {
       std::string chain(line.substr(0, line.find(' ')));
@@ -135,9 +146,20 @@ Installed ParseSaved(const std::string& saved) {
     if (!absl::ConsumePrefix(&line, "-A ")) continue;
     std::vector<std::string> tokens = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (tokens.size() < 3 || IsOwnChain(tokens[0])) continue;
+    if (IsOurReturnShape(tokens)) {
+      returns.push_back(std::move(tokens));
+      continue;
+    }
     auto jump = std::find(tokens.begin(), tokens.end(), "-j");
     if (jump == tokens.end() || std::next(jump) == tokens.end() || !IsOwnChain(*std::next(jump))) continue;
     installed.builtin_rules.push_back({tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end())});
+  }
+  // RETURN rules of these shapes are ours when our chains are there (whatever flags the earlier
+  // run had): in a pod's network namespace nothing else adds them.
+  if (!installed.chains.empty()) {
+    for (auto& tokens : returns) {
+      installed.builtin_rules.push_back({tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end())});
+    }
   }
   // Our chains in dependency order, so -X never meets a chain still referenced.
   std::sort(installed.chains.begin(), installed.chains.end(), [](const std::string& a, const std::string& b) {

@@ -31,8 +31,6 @@ struct RulePlan {
 
 RulePlan BuildPlan(const config::IptablesConfig& config, uint32_t uid, uint32_t gid, Family family);
 
-// The built-in chains' rules of a plan (the ones cleanup must delete one by one).
-std::vector<Rule> BuiltinChainRules(const RulePlan& plan);
 bool IsOwnChain(const std::string& chain);
 
 // "iptables -t nat -N APISIX_REDIRECT", …: the commands of the plan, as the original printed them.
@@ -51,7 +49,9 @@ std::string RenderApply(const RulePlan& plan, const Installed& installed);
 std::string RenderCleanup(const Installed& installed);
 std::vector<std::string> FormatCleanupCommands(const Installed& installed, const std::string& binary);
 
-// Reads `iptables-save -t nat` output: our chains, and the built-in chains' rules jumping to them.
+// Reads `iptables-save -t nat` output: our chains, the built-in chains' rules jumping to them,
+// and — when our chains are there — the RETURN rules of our shapes in OUTPUT (owner uid/gid,
+// excluded ports), whatever flags the run that added them had.
 Installed ParseSaved(const std::string& saved);
 
 std::string Join(const Rule& rule);  // "-A CHAIN spec…"

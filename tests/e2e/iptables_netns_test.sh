@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Traffic interception with real iptables: two network namespaces made by the test (a "pod" and a
+# "peer" joined by a veth pair). After `iptables`, the pod's outbound connections reach APISIX's
+# 9080 and inbound ones 9081 with the original destination recoverable there (SO_ORIGINAL_DST);
+# excluded ports, ssh, the agent's own ports and the proxy user's traffic are left alone; a re-run
+# changes nothing; `cleanup-iptables` restores the nat table exactly and is safe to run twice.
+source "$(dirname "$0")/lib.sh"
+AGENT_BIN=$1
+SERVER_BIN=$2
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "needs root to make network namespaces"
+command -v iptables-restore >/dev/null || skip "iptables is not installed (scripts/setup --test installs it)"
+pod=ampod$$; peer=ampeer$$
+ip netns add "$pod" 2>/dev/null || skip "cannot create network namespaces here (ip netns add failed)"
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${PIDS:-}" ] && kill $PIDS 2>/dev/null
+  wait 2>/dev/null
+  ip netns del "$pod" 2>/dev/null; ip netns del "$peer" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns exec "$pod" iptables -t nat -S >/dev/null 2>&1 || skip "iptables cannot program a network namespace here"
+ip netns add "$peer"
+ip link add "vp$$" type veth peer name "vq$$"
+ip link set "vp$$" netns "$pod"; ip link set "vq$$" netns "$peer"
+ip -n "$pod" addr add 10.77.0.1/24 dev "vp$$"; ip -n "$peer" addr add 10.77.0.2/24 dev "vq$$"
+for ns in "$pod" "$peer"; do ip -n "$ns" link set lo up; done
+ip -n "$pod" link set "vp$$" up; ip -n "$peer" link set "vq$$" up
+chmod 755 "$work"
+
+serve() {  # serve NS NAME PORT...
+  local ns=$1 name=$2; shift 2
+  ip netns exec "$ns" "$SERVER_BIN" "$name" "$@" >"$work/$name.log" 2>&1 &
+  PIDS="${PIDS:-} $!"
+  wait_for 5 grep -qs ready "$work/$name.log" || { cat "$work/$name.log"; exit 1; }
+}
+serve "$pod" apisix 9080 9081
+serve "$pod" app 8000 7000 22 15021
+serve "$peer" peer 80 15010
+# fetch NS IP PORT [as-user]: the line the server at IP:PORT (or whoever got the connection) sends.
+fetch() {
+  local run=(ip netns exec "$1")
+  [ -n "${4:-}" ] && run+=(setpriv --reuid="$4" --regid="$4" --clear-groups)
+  "${run[@]}" timeout 5 bash -c "exec 3<>/dev/tcp/$2/$3 && cat <&3" 2>/dev/null
+}
+# who NS IP PORT [as-user]: only "<server> <port>" (SO_ORIGINAL_DST needs conntrack, absent where
+# no nat rules were ever loaded, as in the peer namespace).
+who() { fetch "$@" | cut -d' ' -f1,2; }
+nat() { ip netns exec "$pod" iptables-save -t nat | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
+
+check "before: outbound goes straight to the peer" test "$(who "$pod" 10.77.0.2 80)" = "peer 80"
+nat >"$work/before"
+
+flags=(--inbound-ports "*" --inbound-exclude-ports 7000 --outbound-ports "*" --outbound-exclude-ports 15010 --ipv6 off)
+check "iptables applies" ip netns exec "$pod" "$AGENT_BIN" iptables "${flags[@]}"
+nat >"$work/after"
+check "a re-run changes nothing" bash -c "ip netns exec $pod '$AGENT_BIN' iptables ${flags[*]@Q} >/dev/null && \
+  diff <(ip netns exec $pod iptables-save -t nat | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//') '$work/after'"
+check "outbound reaches 9080, original destination recoverable" \
+  test "$(fetch "$pod" 10.77.0.2 80)" = "apisix 9080 10.77.0.2:80"
+check "an excluded outbound port is not captured" test "$(who "$pod" 10.77.0.2 15010)" = "peer 15010"
+check "the proxy user's traffic is not captured" test "$(who "$pod" 10.77.0.2 80 65534)" = "peer 80"
+check "inbound reaches 9081, original destination recoverable" \
+  test "$(fetch "$peer" 10.77.0.1 8000)" = "apisix 9081 10.77.0.1:8000"
+check "an excluded inbound port is not captured" test "$(fetch "$peer" 10.77.0.1 7000)" = "app 7000 10.77.0.1:7000"
+check "ssh (22) is not captured" test "$(fetch "$peer" 10.77.0.1 22)" = "app 22 10.77.0.1:22"
+check "the agent's health port is not captured by default" test "$(fetch "$peer" 10.77.0.1 15021)" = "app 15021 10.77.0.1:15021"
+
+check "cleanup-iptables removes what iptables added" ip netns exec "$pod" "$AGENT_BIN" cleanup-iptables --ipv6 off
+check "the nat table is as before" diff "$work/before" <(nat)
+check "outbound goes straight to the peer again" test "$(who "$pod" 10.77.0.2 80)" = "peer 80"
+out=$(ip netns exec "$pod" "$AGENT_BIN" cleanup-iptables --ipv6 off)
+check "cleanup-iptables twice is harmless" grep -q "nothing of apisix-mesh-agent's to remove" <<<"$out"
+
+rc=0; err=$(ip netns exec "$pod" setpriv --reuid=65534 --regid=65534 --clear-groups "$AGENT_BIN" iptables --outbound-ports "*" 2>&1) || rc=$?
+check "without privileges: a clear error (rc=$rc)" bash -c "[ $rc -eq 1 ] && grep -q 'needs root or CAP_NET_ADMIN' <<<'$err'"
+rc=0; err=$("$AGENT_BIN" iptables --outbound-ports "80,http" --dry-run 2>&1) || rc=$?
+check "a malformed port list is named (rc=$rc)" bash -c "[ $rc -eq 2 ] && grep -q '\"http\" is not a port' <<<'$err'"
+check "the nat table is still as before" diff "$work/before" <(nat)
+finish

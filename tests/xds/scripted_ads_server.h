@@ -94,6 +94,10 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
   }
   // Stale requests (an ACK racing a newer push is normal) that tried to change a subscription:
   // istiod drops those changes, so a client that makes them can miss resources for good.
+  int streams_opened() {
+    std::lock_guard lock(mutex_);
+    return streams_;
+  }
   int lost_subscription_changes() {
     std::lock_guard lock(mutex_);
     return lost_changes_;
@@ -155,6 +159,7 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
   void OpenStream(grpc::ServerContext* context, grpc::ServerReaderWriter<DiscoveryResponse, DiscoveryRequest>* sotw,
                   grpc::ServerReaderWriter<DeltaDiscoveryResponse, DeltaDiscoveryRequest>* delta) {
     std::lock_guard lock(mutex_);
+    ++streams_;
     sotw_ = sotw;
     delta_ = delta;
     watches_.clear();
@@ -310,6 +315,7 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
   std::set<std::string> withheld_;  // "TYPE NAME"
   int nonce_ = 0;
   int lost_changes_ = 0;
+  int streams_ = 0;
   std::string authorization_;
 };
 

@@ -65,12 +65,26 @@ void AdsClient::Tick() {
     }
     if (stopping_) break;
     std::lock_guard lock(state_mutex_);
-    for (const std::string& missing : state_.ExpireOverdue(AdsSubscriptions::Clock::now(), options_.absent_after)) {
+    const auto expired = state_.ExpireOverdue(AdsSubscriptions::Clock::now(), options_.absent_after);
+    for (const std::string& missing : expired) {
       log::Warn("xds-v3-grpc: %s was asked for %d s ago and not delivered; treated as absent", missing,
                 std::chrono::duration_cast<std::chrono::seconds>(options_.absent_after).count());
     }
-    CheckReady();
+    if (!expired.empty() && held_) Publish();
   }
+}
+
+void AdsClient::Publish() {
+  // Like Envoy's cluster and listener warming: while endpoints or routes asked for are on their
+  // way, the update waits for them (at most absent_after), so APISIX never sees an upstream
+  // without its nodes or a listener's routes half there.
+  if (state_.Warming()) {
+    held_ = true;
+    return;
+  }
+  held_ = false;
+  on_update_(state_.snapshot());
+  CheckReady();
 }
 
 void AdsClient::CheckReady() {
@@ -129,10 +143,7 @@ AdsStreamResult AdsClient::RunStream() {
     if (stopping_) return {};
   }
   ++streams_opened_;
-  AdsStreamEnv env{*stub, *context_, options_.node, state_, state_mutex_, [this] {
-                     on_update_(state_.snapshot());
-                     CheckReady();
-                   }};
+  AdsStreamEnv env{*stub, *context_, options_.node, state_, state_mutex_, [this] { Publish(); }};
   return options_.delta ? RunDeltaStream(env) : RunStateOfTheWorldStream(env);
 }
 

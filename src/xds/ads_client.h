@@ -67,6 +67,7 @@ class AdsClient {
   void Run();
   AdsStreamResult RunStream();
   void Tick();  // every second: the absent-resource rule
+  void Publish();     // with state_mutex_ held: the snapshot to on_update_, unless warming
   void CheckReady();  // with state_mutex_ held
 
   const AdsClientOptions options_;
@@ -84,6 +85,7 @@ class AdsClient {
 
   std::mutex state_mutex_;
   AdsSubscriptions state_;
+  bool held_ = false;  // an update waits for warming resources
 };
 
 }  // namespace agent::xds

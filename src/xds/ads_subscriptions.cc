@@ -172,6 +172,14 @@ std::vector<std::string> AdsSubscriptions::ExpireOverdue(Clock::time_point now, 
   return expired;
 }
 
+bool AdsSubscriptions::Warming() const {
+  for (const char* type : {kClusterLoadAssignmentType, kRouteConfigurationType}) {
+    auto it = pending_.find(type);
+    if (it != pending_.end() && !it->second.empty()) return true;
+  }
+  return false;
+}
+
 bool AdsSubscriptions::InitialRoundComplete() {
   if (initial_round_complete_) return true;
   for (const auto& [type, names] : pending_) {

@@ -58,6 +58,10 @@ class AdsSubscriptions {
   // "TYPE NAME" per resource newly treated as absent (each is reported once).
   std::vector<std::string> ExpireOverdue(Clock::time_point now, std::chrono::milliseconds timeout);
 
+  // Some ClusterLoadAssignment or RouteConfiguration asked for has not arrived yet (nor been given
+  // up on): what is held would publish clusters without endpoints or listeners without routes.
+  bool Warming() const;
+
   // Every type has been received (or given up on), and every name asked for has been delivered
   // (or given up on). Once true, stays true.
   bool InitialRoundComplete();

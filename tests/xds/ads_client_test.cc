@@ -159,6 +159,7 @@ TEST_F(AdsClientTest, NackKeepsThePreviousVersionButAppliesTheGoodResources) {
   ASSERT_TRUE(server_->WaitFor(kClusterType, [](const DiscoveryRequest& r) { return r.version_info() == "v1"; }));
 
   google::protobuf::Any nameless = EdsCluster("");
+  server_->Set(kClusterLoadAssignmentType, "e2", {Assignment("a", "10.0.0.1"), Assignment("b", "10.0.0.2")});
   server_->Push(kClusterType, "v2", {EdsCluster("a"), EdsCluster("b"), nameless});
   auto nack = server_->WaitFor(kClusterType, [](const DiscoveryRequest& r) { return r.has_error_detail(); });
   ASSERT_TRUE(nack.has_value());
@@ -275,7 +276,7 @@ TEST_F(AdsClientTest, BackToBackPushesConvergeDespiteStaleAcks) {
   // ACK of that push carries the whole current name set, which is what the convergence shows.
 }
 
-TEST_F(AdsClientTest, ReadyOnlyAfterTheFirstCompleteRound) {
+TEST_F(AdsClientTest, NothingIsPublishedOrReadyUntilTheFirstRoundIsComplete) {
   StartServer();
   server_->Set(kClusterType, "c1", {EdsCluster("a")});
   server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", "10.0.0.1")});
@@ -283,17 +284,46 @@ TEST_F(AdsClientTest, ReadyOnlyAfterTheFirstCompleteRound) {
   server_->Set(kRouteConfigurationType, "r1", {Routes("80")});
   server_->Withhold(kRouteConfigurationType, "80");
   StartClient();
-  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
-    return s.clusters.size() == 1 && s.cluster_load_assignments.size() == 1 && s.listeners.size() == 1;
-  }));
   ASSERT_TRUE(server_->WaitFor(kRouteConfigurationType, [](const DiscoveryRequest& r) { return r.resource_names_size() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(client_->ready());  // the listener's routes are still missing
-  EXPECT_EQ(ready_calls(), 0);
+  {
+    std::lock_guard lock(mutex_);
+    EXPECT_EQ(updates_, 0);  // warming: no half configuration reaches APISIX
+  }
   server_->Release(kRouteConfigurationType, "80");
   ASSERT_TRUE(WaitReady());
   EXPECT_TRUE(client_->ready());
-  EXPECT_EQ(snapshot_.route_configurations.size(), 1u);
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
+    return s.clusters.size() == 1 && s.cluster_load_assignments.size() == 1 && s.listeners.size() == 1 &&
+           s.route_configurations.size() == 1;
+  }));
   EXPECT_EQ(ready_calls(), 1);
+}
+
+TEST_F(AdsClientTest, ANewClusterWaitsForItsEndpoints) {
+  StartServer();
+  ServeOneCluster();
+  StartClient();
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.size() == 1; }));
+  server_->Withhold(kClusterLoadAssignmentType, "b");
+  server_->Set(kClusterLoadAssignmentType, "e2", {Assignment("a", "10.0.0.1"), Assignment("b", "10.0.0.2")});
+  int updates_before = 0;
+  {
+    std::lock_guard lock(mutex_);
+    updates_before = updates_;
+  }
+  server_->Push(kClusterType, "v2", {EdsCluster("a"), EdsCluster("b")});
+  ASSERT_TRUE(server_->WaitFor(kClusterLoadAssignmentType, [](const DiscoveryRequest& r) { return r.resource_names_size() == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    std::lock_guard lock(mutex_);
+    EXPECT_EQ(updates_, updates_before);  // cluster b without endpoints is not published
+  }
+  server_->Release(kClusterLoadAssignmentType, "b");
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) {
+    return s.clusters.size() == 2 && s.cluster_load_assignments.size() == 2;
+  }));
 }
 
 TEST_F(AdsClientTest, ANeverSentResourceIsTreatedAsAbsentAfterTheTimeout) {
@@ -305,9 +335,10 @@ TEST_F(AdsClientTest, ANeverSentResourceIsTreatedAsAbsentAfterTheTimeout) {
   AdsClientOptions options;
   options.absent_after = std::chrono::milliseconds(300);
   StartClient(options);
+  ASSERT_TRUE(server_->WaitFor(kClusterLoadAssignmentType, [](const DiscoveryRequest& r) { return r.resource_names_size() == 2; }));
+  EXPECT_FALSE(client_->ready());  // still waiting for b (well within the 300 ms)
+  ASSERT_TRUE(WaitReady());        // b given up on: the round is complete without it, and published
   ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.size() == 1; }));
-  EXPECT_FALSE(client_->ready());
-  ASSERT_TRUE(WaitReady());  // b given up on: the round is complete without it
   EXPECT_EQ(snapshot_.cluster_load_assignments.count("b"), 0u);
   EXPECT_EQ(snapshot_.clusters.size(), 2u);
   // Delivered later, it is still taken.

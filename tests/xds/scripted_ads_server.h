@@ -12,6 +12,7 @@
 // Tests set each type's resources, push them, hold some back, and inspect every request received.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -51,6 +52,23 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
     std::lock_guard lock(mutex_);
     state_[type] = {std::move(version), std::move(resources)};
     PushLocked(type);
+  }
+  // Replaces some resources of a type (by name) and sends only those, as istiod's incremental
+  // endpoint pushes do (SotW: a response with just them; Delta: just their new versions).
+  void PushOnly(const std::string& type, std::string version, std::vector<google::protobuf::Any> changed) {
+    std::lock_guard lock(mutex_);
+    auto& [current_version, resources] = state_[type];
+    current_version = std::move(version);
+    std::set<std::string> names;
+    for (const auto& any : changed) {
+      const std::string name = NameOf(any);
+      names.insert(name);
+      auto it = std::find_if(resources.begin(), resources.end(), [&](const auto& r) { return NameOf(r) == name; });
+      if (it != resources.end()) *it = any; else resources.push_back(any);
+    }
+    if (watches_.count(type) == 0) return;
+    if (sotw_ != nullptr) SendSotwLocked(type, names);
+    if (delta_ != nullptr) SendDeltaSubsetLocked(type, changed);
   }
   // A resource the server does not send (a slow or broken control plane) until released.
   void Withhold(const std::string& type, const std::string& name) {
@@ -280,6 +298,26 @@ class ScriptedAdsServer final : public envoy::service::discovery::v3::Aggregated
       return;
     }
     sent_once_[type] = true;
+    response.set_nonce(absl::StrCat("d", ++nonce_));
+    nonces_[type] = response.nonce();
+    delta_->Write(response);
+  }
+
+  void SendDeltaSubsetLocked(const std::string& type, const std::vector<google::protobuf::Any>& changed) {
+    Watch& watch = watches_[type];
+    DeltaDiscoveryResponse response;
+    response.set_type_url(type);
+    response.set_system_version_info(state_[type].first);
+    for (const auto& any : changed) {
+      const std::string name = NameOf(any);
+      if (!Wanted(type, watch, name)) continue;
+      auto* resource = response.add_resources();
+      resource->set_name(name);
+      resource->set_version(VersionOf(any));
+      *resource->mutable_resource() = any;
+      watch.sent[name] = resource->version();
+    }
+    if (response.resources_size() == 0) return;
     response.set_nonce(absl::StrCat("d", ++nonce_));
     nonces_[type] = response.nonce();
     delta_->Write(response);

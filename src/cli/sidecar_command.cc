@@ -80,8 +80,8 @@ int RunSidecar(config::SidecarConfig config) {
   log::Info("etcd v3 API (gRPC and HTTP) listening on %s, key prefix %s, starting at revision %d%s", bound.ToString(),
             config.etcd_key_prefix, store.current_revision(), config.etcd_user.empty() ? "" : ", auth required");
 
-  auto apply = [&](const xds::ResourceSnapshot& snapshot) {
-    reconcile::ApplyStats stats = reconciler.Apply(snapshot);
+  auto apply = [&](const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes) {
+    reconcile::ApplyStats stats = reconciler.Apply(snapshot, changes);
     log::Info("applied xDS (%d resources): %d routes, %d upstreams, %d puts, %d deletes, %d skipped; revision %d",
               snapshot.size(), stats.routes, stats.upstreams, stats.puts, stats.deletes, stats.skipped,
               stats.revision);
@@ -151,11 +151,14 @@ int RunSidecar(config::SidecarConfig config) {
     ads_options.node = identity.ToNode(AGENT_VERSION);
     log::Info("xds-v3-grpc: %s ADS from %s as %s", config.xds_protocol == "delta" ? "Delta" : "SotW", config.xds_target,
               identity.NodeId());
-    ads_client = std::make_unique<xds::AdsClient>(ads_options, apply,
-                                                  [&] { boost::asio::post(io, config_served); });
+    ads_client = std::make_unique<xds::AdsClient>(
+        ads_options,
+        [&](const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges& changes) { apply(snapshot, &changes); },
+        [&] { boost::asio::post(io, config_served); });
     ads_client->Start();
   } else {
-    file_source = std::make_unique<xds::FileSource>(io, config.xds_watch_files, apply);
+    file_source = std::make_unique<xds::FileSource>(
+        io, config.xds_watch_files, [&](const xds::ResourceSnapshot& snapshot) { apply(snapshot, nullptr); });
     if (auto s = file_source->Start(); !s.ok()) {
       log::Error("xds-v3-file: %s", s.message());
       server.Stop();

@@ -20,17 +20,60 @@ void Reconciler::Initialize() {
   store_.Commit(mutations);
 }
 
-ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
-  std::lock_guard apply_lock(apply_mutex_);  // one update at a time: the translator's cache is not shared
-  translate::Translation translation = translator_.Translate(snapshot);
-  if (layout_.line() == apisix::VersionLine::k2x) translate::DowngradePluginsTo2x(translation);
+std::set<std::string> Reconciler::Report(const translate::Diagnostics& skipped) {
   // Report what was left out once, not again on every later update that still leaves it out.
-  std::set<std::string> reported;
-  for (const translate::Skipped& s : translation.skipped) {
+  std::set<std::string> lines;
+  for (const translate::Skipped& s : skipped) {
     std::string line = s.ToString();
     if (reported_.count(line) == 0) log::Warn("translation skipped %s", line);
-    reported.insert(std::move(line));
+    lines.insert(std::move(line));
   }
+  return lines;
+}
+
+void Reconciler::Commit(const std::map<std::string, std::string>& puts, const std::set<std::string>& deletes,
+                        ApplyStats& stats) {
+  // One commit: a watcher receives routes and their upstreams in one message, in any key order.
+  std::vector<store::Mutation> mutations;
+  for (const auto& [key, value] : puts) {
+    auto it = applied_.find(key);
+    if (it == applied_.end() || it->second != value) mutations.push_back(store::Mutation::Put(key, value));
+  }
+  for (const std::string& key : deletes) {
+    if (applied_.count(key) > 0) mutations.push_back(store::Mutation::Delete(key));
+  }
+  for (const auto& m : mutations) (m.kind == store::Mutation::Kind::kPut ? stats.puts : stats.deletes) += 1;
+  stats.revision = mutations.empty() ? store_.current_revision() : store_.Commit(mutations);
+  for (const auto& m : mutations) {
+    if (m.kind == store::Mutation::Kind::kPut) {
+      applied_[m.key] = m.value;
+    } else {
+      applied_.erase(m.key);
+    }
+  }
+  stats.applies = ++applies_;
+  last_ = stats;
+}
+
+ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes) {
+  std::lock_guard apply_lock(apply_mutex_);  // one update at a time: the translator's cache is not shared
+  if (changes != nullptr && changes->EndpointsOnly()) {
+    translate::Diagnostics skipped;
+    if (auto upstreams = translator_.TranslateEndpoints(snapshot, changes->cluster_load_assignments, skipped)) {
+      std::set<std::string> lines = Report(skipped);
+      std::map<std::string, std::string> puts;
+      for (const apisix::Upstream& u : *upstreams) puts.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
+      std::lock_guard lock(mutex_);
+      ApplyStats stats = last_;
+      stats.puts = stats.deletes = 0;
+      reported_.insert(lines.begin(), lines.end());
+      Commit(puts, {}, stats);
+      return stats;
+    }
+  }
+  translate::Translation translation = translator_.Translate(snapshot);
+  if (layout_.line() == apisix::VersionLine::k2x) translate::DowngradePluginsTo2x(translation);
+  std::set<std::string> reported = Report(translation.skipped);
 
   std::map<std::string, std::string> desired;
   for (const apisix::Upstream& u : translation.upstreams) desired.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
@@ -42,21 +85,12 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot) {
   stats.skipped = translation.skipped.size();
 
   std::lock_guard lock(mutex_);
-  // One commit: a watcher receives routes and their upstreams in one message, in any key order.
-  std::vector<store::Mutation> mutations;
-  for (const auto& [key, value] : desired) {
-    auto it = applied_.find(key);
-    if (it == applied_.end() || it->second != value) mutations.push_back(store::Mutation::Put(key, value));
-  }
+  std::set<std::string> deletes;
   for (const auto& [key, value] : applied_) {
-    if (desired.count(key) == 0) mutations.push_back(store::Mutation::Delete(key));
+    if (desired.count(key) == 0) deletes.insert(key);
   }
-  for (const auto& m : mutations) (m.kind == store::Mutation::Kind::kPut ? stats.puts : stats.deletes) += 1;
-  stats.revision = mutations.empty() ? store_.current_revision() : store_.Commit(mutations);
-  applied_ = std::move(desired);
+  Commit(desired, deletes, stats);
   reported_ = std::move(reported);
-  stats.applies = ++applies_;
-  last_ = stats;
   return stats;
 }
 

@@ -33,7 +33,9 @@ class Reconciler {
   // Writes the directory placeholders APISIX needs before any configuration (one revision).
   void Initialize();
 
-  ApplyStats Apply(const xds::ResourceSnapshot& snapshot);
+  // `changes`, when the source knows them, lets an endpoint-only update touch only the upstreams
+  // whose nodes changed (the translator's fast path); the result is the same as a full apply.
+  ApplyStats Apply(const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes = nullptr);
 
   // Whether `key` holds an object translated from xDS (clients may not write those).
   bool Owns(const std::string& key) const;
@@ -42,6 +44,11 @@ class Reconciler {
   std::string Metrics() const;
 
  private:
+  // Logs what was newly left out; returns the lines of `skipped`.
+  std::set<std::string> Report(const translate::Diagnostics& skipped);
+  // Puts and deletes against what the agent last wrote, as one commit; updates `applied_`.
+  void Commit(const std::map<std::string, std::string>& puts, const std::set<std::string>& deletes, ApplyStats& stats);
+
   store::KvStore& store_;
   const apisix::KeyLayout layout_;
   translate::Translator translator_;  // keeps per-resource results between updates

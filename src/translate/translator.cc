@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "translate/match_translator.h"
 #include "translate/cluster_translator.h"
+#include "translate/endpoint_translator.h"
 #include "translate/listener_translator.h"
 #include "translate/route_translator.h"
 #include "translate/upstream_policy_translator.h"
@@ -125,6 +126,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   }
   std::vector<const envoy::config::route::v3::RouteConfiguration*> translated_configs;
   std::map<std::string, CachedRoutes> next_routes;
+  std::set<std::string> mirrored_clusters;
   auto translate = [&](const envoy::config::route::v3::RouteConfiguration& config) {
     translated_configs.push_back(&config);
     std::optional<apisix::RouteVar> binding;
@@ -132,6 +134,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     // The routes depend on the configuration, the upstreams it names and the listener binding.
     uint64_t key = HashMessage(config);
     const auto [routed, mirrored] = ReferencedClusters(config);
+    mirrored_clusters.insert(mirrored.begin(), mirrored.end());
     for (const std::string& cluster : routed) {
       auto ref = upstreams.find(cluster);
       key = key * 31 + (ref == upstreams.end() ? 0
@@ -179,10 +182,47 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   ApplyRoutePoliciesToUpstreams(translated_configs, upstream_ids, out.upstreams, out.skipped);
   upstreams_ = std::move(next_upstreams);
   routes_ = std::move(next_routes);
+  // What the endpoint fast path needs: the final upstreams, who uses which assignment, who is mirrored.
+  translated_ = true;
+  output_upstreams_.clear();
+  for (const apisix::Upstream& upstream : out.upstreams) output_upstreams_.emplace(upstream.name, upstream);
+  eds_users_.clear();
+  for (const auto& [name, cluster] : snapshot.clusters) {
+    if (cluster.type() == envoy::config::cluster::v3::Cluster::EDS) eds_users_.emplace(xds::EdsServiceName(cluster), name);
+  }
+  mirrored_clusters_ = std::move(mirrored_clusters);
   for (const apisix::Route& route : out.routes) {
     for (const auto& [plugin, conf] : route.plugins.items()) out.plugins_used.insert(plugin);
   }
   return out;
+}
+
+std::optional<std::vector<apisix::Upstream>> Translator::TranslateEndpoints(const xds::ResourceSnapshot& snapshot,
+                                                                           const std::set<std::string>& changed,
+                                                                           Diagnostics& skipped) {
+  if (!translated_) return std::nullopt;
+  for (const std::string& service : changed) {
+    for (auto [it, end] = eds_users_.equal_range(service); it != end; ++it) {
+      if (mirrored_clusters_.count(it->second) > 0) return std::nullopt;
+    }
+  }
+  std::vector<apisix::Upstream> updated;
+  for (const std::string& service : changed) {
+    auto cla = snapshot.cluster_load_assignments.find(service);
+    for (auto [it, end] = eds_users_.equal_range(service); it != end; ++it) {
+      auto upstream = output_upstreams_.find(it->second);
+      if (upstream == output_upstreams_.end()) continue;  // a cluster that is not translated: nodes do not matter
+      std::vector<apisix::UpstreamNode> nodes;
+      if (cla != snapshot.cluster_load_assignments.end()) {
+        nodes = TranslateLoadAssignment(cla->second, absl::StrCat("ClusterLoadAssignment ", service), skipped);
+      }
+      upstreams_.erase(it->second);  // its cached translation is stale: the next full call redoes it
+      if (nodes == upstream->second.nodes) continue;
+      upstream->second.nodes = std::move(nodes);
+      updated.push_back(upstream->second);
+    }
+  }
+  return updated;
 }
 
 }  // namespace agent::translate

@@ -44,6 +44,16 @@ class Translator {
 
   size_t reused() const { return reused_; }  // resources served from the cache by the last call
 
+  // The fast path of endpoint-only updates (a mesh's most frequent push): `changed` names the
+  // ClusterLoadAssignments that differ from the previous call's snapshot. Returns the upstreams
+  // whose nodes changed — the previous output with new nodes, everything else (IDs, route
+  // policies) kept — in O(changed). Returns nullopt when the change reaches further than nodes
+  // (a cluster that routes mirror to: their mirror host follows its first node) or there was no
+  // previous Translate(); then a full Translate() is needed.
+  std::optional<std::vector<apisix::Upstream>> TranslateEndpoints(const xds::ResourceSnapshot& snapshot,
+                                                                  const std::set<std::string>& changed,
+                                                                  Diagnostics& skipped);
+
  private:
   struct CachedUpstream {
     uint64_t key = 0;
@@ -57,7 +67,11 @@ class Translator {
     Diagnostics skipped;
   };
   TranslateOptions options_;
+  bool translated_ = false;
   std::map<std::string, CachedUpstream> upstreams_;
+  std::map<std::string, apisix::Upstream> output_upstreams_;  // cluster → what the last call output
+  std::multimap<std::string, std::string> eds_users_;         // EDS service name → clusters
+  std::set<std::string> mirrored_clusters_;
   std::map<std::string, CachedRoutes> routes_;
   size_t reused_ = 0;
 };

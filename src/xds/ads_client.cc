@@ -83,7 +83,11 @@ void AdsClient::Publish() {
     return;
   }
   held_ = false;
-  on_update_(state_.snapshot());
+  const SnapshotChanges changes = state_.TakeChanges();
+  if (!changes.empty() || !published_once_) {  // a response that changed nothing (a resend) is not an update
+    published_once_ = true;
+    on_update_(state_.snapshot(), changes);
+  }
   CheckReady();
 }
 

@@ -47,7 +47,8 @@ struct AdsClientOptions {
 
 class AdsClient {
  public:
-  using UpdateCallback = std::function<void(const ResourceSnapshot&)>;
+  // The whole state, and what changed since the previous call.
+  using UpdateCallback = std::function<void(const ResourceSnapshot&, const SnapshotChanges&)>;
   using ReadyCallback = std::function<void()>;
 
   // `on_update` runs on the client's thread after each response; `on_ready` once, after the
@@ -86,6 +87,7 @@ class AdsClient {
   std::mutex state_mutex_;
   AdsSubscriptions state_;
   bool held_ = false;  // an update waits for warming resources
+  bool published_once_ = false;
 };
 
 }  // namespace agent::xds

@@ -62,12 +62,13 @@ std::vector<std::string> AdsSubscriptions::ApplyStateOfTheWorld(
   const bool full_state = IsWildcardType(type);
   received_types_.insert(type);
   Delivered(type, kWholeType);
+  std::set<std::string>& changed = changes_.of(type);
   return WithResources(snapshot_, type, [&](auto& held) {
+    using Message = typename std::remove_reference_t<decltype(held)>::mapped_type;
     std::vector<std::string> errors;
-    std::remove_reference_t<decltype(held)> next;
-    if (!full_state) next = held;
+    std::set<std::string> present;
     for (int i = 0; i < resources.size(); ++i) {
-      typename std::remove_reference_t<decltype(held)>::mapped_type message;
+      Message message;
       if (auto error = Decode(resources[i], absl::StrCat("resources[", i, "]"), message)) {
         errors.push_back(*error);
         continue;
@@ -75,11 +76,27 @@ std::vector<std::string> AdsSubscriptions::ApplyStateOfTheWorld(
       std::string name = NameOf(message);
       if (!full_state && names(type).count(name) == 0) continue;  // not (or no longer) subscribed
       Delivered(type, name);
-      next[name] = std::move(message);
+      present.insert(name);
+      // By-name types are updated in place (a push carries a few of thousands); a resource sent
+      // again unchanged is not a change.
+      auto it = held.find(name);
+      if (it != held.end() && it->second.SerializeAsString() == resources[i].value()) continue;
+      changed.insert(name);
+      held[name] = std::move(message);
     }
-    // A full-state resource that was rejected cannot be told from a deleted one by name, so the
-    // response's good resources define the set; SotW istiod resends everything on the next push.
-    held = std::move(next);
+    if (full_state) {
+      // A full-state resource that was rejected cannot be told from a deleted one by name, so the
+      // response's good resources define the set; SotW istiod resends everything on the next push.
+      for (auto it = held.begin(); it != held.end();) {
+        if (present.count(it->first) > 0) {
+          ++it;
+          continue;
+        }
+        changed.insert(it->first);
+        it = held.erase(it);
+      }
+      names_stale_ = true;
+    }
     return errors;
   });
 }
@@ -111,18 +128,22 @@ std::vector<std::string> AdsSubscriptions::ApplyDelta(
       if (!IsWildcardType(type) && names(type).count(name) == 0) continue;  // not (or no longer) subscribed
       Delivered(type, name);
       versions_[type][name] = resource.version();
+      changes_.of(type).insert(name);
       held[name] = std::move(message);
     }
     for (const std::string& name : removed) {
-      held.erase(name);
+      if (held.erase(name) > 0) changes_.of(type).insert(name);
       versions_[type].erase(name);
       Delivered(type, name);  // the server says it does not exist: nothing more to wait for
     }
+    if (IsWildcardType(type)) names_stale_ = true;
     return errors;
   });
 }
 
 std::vector<std::string> AdsSubscriptions::RefreshNames(Clock::time_point now) {
+  if (!names_stale_) return {};  // only clusters and listeners decide the names
+  names_stale_ = false;
   std::set<std::string> eds;
   for (const auto& [name, cluster] : snapshot_.clusters) {
     if (cluster.type() == envoy::config::cluster::v3::Cluster::EDS) eds.insert(EdsServiceName(cluster));
@@ -136,7 +157,14 @@ std::vector<std::string> AdsSubscriptions::RefreshNames(Clock::time_point now) {
     std::set<std::string>& names = names_[type];
     if (wanted == names) continue;
     WithResources(snapshot_, type, [&](auto& held) {
-      for (auto it = held.begin(); it != held.end();) it = wanted.count(it->first) > 0 ? std::next(it) : held.erase(it);
+      for (auto it = held.begin(); it != held.end();) {
+        if (wanted.count(it->first) > 0) {
+          ++it;
+          continue;
+        }
+        changes_.of(type).insert(it->first);
+        it = held.erase(it);
+      }
     });
     for (const std::string& name : names) {
       if (wanted.count(name) == 0) Forget(type, name);

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <google/protobuf/any.pb.h>
@@ -74,12 +75,16 @@ class AdsSubscriptions {
   void set_accepted_version(const std::string& type, std::string version) { accepted_[type] = std::move(version); }
 
   const ResourceSnapshot& snapshot() const { return snapshot_; }
+  // What changed since the last TakeChanges() (the consumer's last update).
+  SnapshotChanges TakeChanges() { return std::exchange(changes_, {}); }
 
  private:
   void Delivered(const std::string& type, const std::string& name);
   void Forget(const std::string& type, const std::string& name);
 
   ResourceSnapshot snapshot_;
+  SnapshotChanges changes_;
+  bool names_stale_ = true;  // clusters or listeners changed: the named types' names may have
   std::map<std::string, std::set<std::string>> names_;                      // named types only
   std::map<std::string, std::map<std::string, std::string>> versions_;      // type → name → version (Delta)
   std::map<std::string, std::string> accepted_;                             // type → version

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "envoy/config/cluster/v3/cluster.pb.h"
@@ -31,6 +32,25 @@ struct ResourceSnapshot {
 }  // namespace agent::xds
 
 namespace agent::xds {
+
+// What one update changed (added, modified or removed), by type and name, when the source knows.
+// It lets the consumer skip unchanged work; a source that does not know passes none.
+struct SnapshotChanges {
+  std::set<std::string> clusters;
+  std::set<std::string> cluster_load_assignments;
+  std::set<std::string> listeners;
+  std::set<std::string> route_configurations;
+
+  // Only endpoints changed: the common push in a mesh (pods come and go).
+  bool EndpointsOnly() const { return clusters.empty() && listeners.empty() && route_configurations.empty(); }
+  bool empty() const { return EndpointsOnly() && cluster_load_assignments.empty(); }
+  std::set<std::string>& of(const std::string& type) {
+    if (type == kClusterType) return clusters;
+    if (type == kClusterLoadAssignmentType) return cluster_load_assignments;
+    if (type == kListenerType) return listeners;
+    return route_configurations;
+  }
+};
 
 // The ClusterLoadAssignment an EDS cluster takes its endpoints from: eds_cluster_config's
 // service_name, or the cluster's own name when that is empty.

@@ -67,19 +67,22 @@ class StateOfTheWorldStream {
     }
     const std::vector<std::string> errors = env_.state.ApplyStateOfTheWorld(type, response.resources());
     nonces_[type] = response.nonce();
+    if (errors.empty()) env_.state.set_accepted_version(type, response.version_info());
+    const std::vector<std::string> renamed = env_.state.RefreshNames(AdsSubscriptions::Clock::now());
+    // APISIX first: an EDS ACK repeats every subscribed name (thousands), which need not delay it.
+    env_.changed();
     if (errors.empty()) {
-      env_.state.set_accepted_version(type, response.version_info());
       Send(type);  // ACK
     } else {
       const std::string message = RejectionMessage(errors, response.version_info());
       log::Warn("xds-v3-grpc: NACK %s: %s", type, message);
       Send(type, message);  // NACK: the previous accepted version, this response's nonce
     }
-    // Make before break: the new clusters' endpoints and listeners' routes are asked for now.
-    for (const std::string& named : env_.state.RefreshNames(AdsSubscriptions::Clock::now())) {
+    // Make before break: the new clusters' endpoints and listeners' routes are asked for now
+    // (the update that needs them waits for them: AdsClient's warming).
+    for (const std::string& named : renamed) {
       if (!env_.state.names(named).empty()) Send(named);
     }
-    env_.changed();
   }
 
   AdsStreamEnv& env_;

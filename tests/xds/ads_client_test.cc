@@ -77,7 +77,7 @@ class AdsClientTest : public ::testing::Test {
     options.initial_backoff = std::chrono::milliseconds(100);
     client_ = std::make_unique<AdsClient>(
         options,
-        [this](const ResourceSnapshot& s) {
+        [this](const ResourceSnapshot& s, const SnapshotChanges&) {
           std::lock_guard lock(mutex_);
           snapshot_ = s;
           ++updates_;

@@ -2,12 +2,14 @@
 #include "xds/file_set.h"
 
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
+#include "common/stable_hash.h"
 #include "xds/discovery_json.h"
 
 namespace agent::xds {
@@ -16,31 +18,60 @@ bool IsXdsFileName(const std::string& name) {
   return absl::EndsWith(name, ".json") && !absl::StartsWith(name, ".") && !absl::StartsWith(name, "#");
 }
 
-absl::Status FileSet::Load(const std::string& path, bool* changed) {
-  *changed = false;
+FileSet::Decoded FileSet::Decode(const std::string& path) {
+  Decoded out;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  if (!in) {
+    out.status = absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+    return out;
+  }
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  std::string content = buffer.str();
-
-  auto existing = files_.find(path);
-  if (existing != files_.end() && existing->second.content == content) return absl::OkStatus();
-
-  DecodeReport report;
-  auto decoded = DecodeDiscoveryResponseJson(content, &report);
+  const std::string content = buffer.str();
+  out.content_hash = StableHash64(content);
+  auto decoded = DecodeDiscoveryResponseJson(content, &out.report);
   if (!decoded.ok()) {
+    out.status = decoded.status();
+  } else {
+    out.resources = *std::move(decoded);
+  }
+  return out;
+}
+
+absl::Status FileSet::Commit(const std::string& path, Decoded decoded, bool* changed) {
+  *changed = false;
+  auto existing = files_.find(path);
+  if (decoded.status.code() == absl::StatusCode::kNotFound) return decoded.status;
+  if (existing != files_.end() && existing->second.content_hash == decoded.content_hash) return absl::OkStatus();
+  if (!decoded.status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", decoded.status().message(),
+        path, ": ", decoded.status.message(),
         existing != files_.end() ? " (its last good content stays in force)" : " (nothing from it is served)"));
   }
-  for (const std::string& type : report.unknown_types) {
+  for (const std::string& type : decoded.report.unknown_types) {
     log::Debug("xds file %s: skipped an Any of unknown type %s", path, type);
   }
-  for (const std::string& skipped : report.skipped_resources) log::Warn("xds file %s: skipped %s", path, skipped);
-  files_.insert_or_assign(path, FileState{std::move(content), *std::move(decoded)});
+  for (const std::string& skipped : decoded.report.skipped_resources) log::Warn("xds file %s: skipped %s", path, skipped);
+  files_.insert_or_assign(path, FileState{decoded.content_hash, std::move(decoded.resources)});
   *changed = true;
   return absl::OkStatus();
+}
+
+absl::Status FileSet::Load(const std::string& path, bool* changed) { return Commit(path, Decode(path), changed); }
+
+std::vector<absl::Status> FileSet::LoadAll(const std::vector<std::string>& paths, std::vector<bool>* changed) {
+  std::vector<std::future<Decoded>> pending;
+  for (const std::string& path : paths) {
+    pending.push_back(std::async(paths.size() > 1 ? std::launch::async : std::launch::deferred, &FileSet::Decode, path));
+  }
+  std::vector<absl::Status> statuses;
+  changed->assign(paths.size(), false);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    bool file_changed = false;
+    statuses.push_back(Commit(paths[i], pending[i].get(), &file_changed));
+    (*changed)[i] = file_changed;
+  }
+  return statuses;
 }
 
 bool FileSet::Remove(const std::string& path) {

@@ -138,17 +138,23 @@ void FileSource::Reload() {
   bool changed = false;
   std::set<std::string> dirty;
   dirty.swap(dirty_);
+  std::vector<std::string> present;
   for (const std::string& path : dirty) {
-    if (IsRegularFile(path)) {
-      bool file_changed = false;
-      absl::Status status = files_.Load(path, &file_changed);
-      if (!status.ok()) {
-        log::Error("xds file rejected: %s", status.message());
-      } else if (file_changed) {
-        log::Info("xds file loaded: %s", path);
-      }
-      changed |= file_changed;
-    } else if (files_.Contains(path)) {
+    if (IsRegularFile(path)) present.push_back(path);
+  }
+  std::vector<bool> file_changed;
+  const std::vector<absl::Status> statuses = files_.LoadAll(present, &file_changed);
+  for (size_t i = 0; i < present.size(); ++i) {
+    if (!statuses[i].ok()) {
+      log::Error("xds file rejected: %s", statuses[i].message());
+    } else if (file_changed[i]) {
+      log::Info("xds file loaded: %s", present[i]);
+    }
+    changed = changed || file_changed[i];
+  }
+  for (const std::string& path : dirty) {
+    if (IsRegularFile(path)) continue;
+    if (files_.Contains(path)) {
       log::Info("xds file removed: %s; withdrawing what it contributed", path);
       files_.Remove(path);
       changed = true;

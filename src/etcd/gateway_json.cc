@@ -1,5 +1,6 @@
 #include "absl/strings/string_view.h"
 #include "etcd/gateway_json.h"
+#include "etcd/gateway_json_fast.h"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -10,6 +11,13 @@
 namespace agent::etcd {
 
 std::string ToGatewayJson(const google::protobuf::Message& message) {
+  // The hot answers skip the descriptor-driven printer (same bytes: gateway_json_fast.h).
+  if (message.GetDescriptor() == etcdserverpb::RangeResponse::descriptor()) {
+    return RangeResponseJson(static_cast<const etcdserverpb::RangeResponse&>(message));
+  }
+  if (message.GetDescriptor() == etcdserverpb::WatchResponse::descriptor()) {
+    if (auto fast = WatchResponseJson(static_cast<const etcdserverpb::WatchResponse&>(message))) return *fast;
+  }
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = false;

@@ -64,11 +64,27 @@ check "SIGTERM stops it" stop_agent
 # 3. No control plane: APISIX waits for --ready-timeout; an APISIX that ignores QUIT is killed.
 FAKE_APISIX_IGNORE_QUIT=1 run_bundle waits --provisioner xds-v3-grpc --xds-config-source grpc://127.0.0.1:1 \
   --ready-timeout 2 --apisix-stop-timeout 1
+HEALTH_PORT_TAKEN=${HEALTH##*:}  # held by this agent while precheck runs below
 check "not ready while no configuration is served" test "$(ready_status)" = 503
 check "the probe says why" grep -q "waiting for the first xDS configuration" <(curl -s "http://$HEALTH/healthz/ready")
 check "APISIX not started before the timeout" bash -c "! grep -q 'started APISIX' '$LOG'"
 check "the timeout starts it, with a warning first" wait_for 10 grep -q "APISIX serves on port" "$LOG"
 check "the warning names the flag" test "$(line_of 'no complete xDS configuration after 2 s (--ready-timeout)')" -lt "$(line_of 'started APISIX')"
+# precheck: one line per check, non-zero when one fails.
+mkdir -p "$work/pre/apisix/conf"
+rc=0; out=$("$AGENT_BIN" precheck --apisix-bin-path "$FAKE_APISIX" --apisix-home-path "$work/pre/apisix" \
+  --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --apisix-port $((APISIX_PORT + 2)) \
+  --apisix-inbound-capture-port $((APISIX_PORT + 3)) 2>&1) || rc=$?
+if command -v iptables-restore >/dev/null && [ "$(id -u)" -eq 0 ]; then
+  check "precheck passes with a runnable APISIX, iptables and free ports (rc=$rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q '^precheck passed' <<<'$out' && [ \$(grep -c '^ok ' <<<'$out') -eq 11 ]"
+fi
+rc=0; out=$("$AGENT_BIN" precheck --apisix-bin-path /nonexistent/apisix --apisix-home-path /nonexistent \
+  --grpc-listen "127.0.0.1:$HEALTH_PORT_TAKEN" 2>&1) || rc=$?
+check "precheck fails (rc=$rc) naming the missing binary and home" \
+  bash -c "[ $rc -eq 1 ] && grep -q '^FAIL APISIX binary: /nonexistent/apisix' <<<'$out' && grep -q '^FAIL APISIX home' <<<'$out'"
+check "…and the port that is taken" grep -q "^FAIL etcd API (--grpc-listen) port: 127.0.0.1:$HEALTH_PORT_TAKEN is taken" <<<"$out"
+
 check "SIGTERM still ends the agent" stop_agent
 check "QUIT ignored, then killed" grep -q "did not quit within 1000 ms; killing it" "$LOG"
 check "the killed APISIX is gone" bash -c "! pgrep -f '^$FAKE_APISIX start' >/dev/null"

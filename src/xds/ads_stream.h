@@ -30,6 +30,23 @@ struct AdsStreamResult {
 AdsStreamResult RunStateOfTheWorldStream(AdsStreamEnv& env);  // StreamAggregatedResources
 AdsStreamResult RunDeltaStream(AdsStreamEnv& env);            // DeltaAggregatedResources
 
+// Reads responses until the stream ends, handling each under the state's lock; then its status.
+template <typename Response, typename Stream, typename Handle>
+AdsStreamResult ReadUntilEnd(Stream& stream, std::mutex& mutex, Handle&& handle) {
+  AdsStreamResult result;
+  Response response;
+  while (stream.Read(&response)) {
+    result.progressed = true;
+    std::lock_guard lock(mutex);
+    handle(response);
+  }
+  result.status = stream.Finish();
+  return result;
+}
+
+// Whether a response's type is one the agent subscribes to (logs the others, which it ignores).
+bool IsSubscribedType(const std::string& type);
+
 // The NACK's error_detail message: "apisix-mesh-agent rejected N resource(s) of version V: …".
 std::string RejectionMessage(const std::vector<std::string>& errors, const std::string& version);
 

@@ -17,7 +17,6 @@ class DeltaStream {
   explicit DeltaStream(AdsStreamEnv& env) : env_(env), stream_(env.stub.DeltaAggregatedResources(&env.context)) {}
 
   AdsStreamResult Run() {
-    AdsStreamResult result;
     {
       std::lock_guard lock(env_.mutex);
       env_.state.StartWildcardClocks(AdsSubscriptions::Clock::now());
@@ -32,14 +31,8 @@ class DeltaStream {
         stream_->Write(request);
       }
     }
-    DeltaDiscoveryResponse response;
-    while (stream_->Read(&response)) {
-      result.progressed = true;
-      std::lock_guard lock(env_.mutex);
-      Handle(response);
-    }
-    result.status = stream_->Finish();
-    return result;
+    return ReadUntilEnd<DeltaDiscoveryResponse>(*stream_, env_.mutex,
+                                                [this](const DeltaDiscoveryResponse& r) { Handle(r); });
   }
 
  private:
@@ -68,10 +61,7 @@ class DeltaStream {
 
   void Handle(const DeltaDiscoveryResponse& response) {
     const std::string& type = response.type_url();
-    if (std::find(std::begin(kAdsTypes), std::end(kAdsTypes), type) == std::end(kAdsTypes)) {
-      log::Warn("xds-v3-grpc: ignoring a delta response of type %s, which the agent did not ask for", type);
-      return;
-    }
+    if (!IsSubscribedType(type)) return;
     const std::vector<std::string> errors =
         env_.state.ApplyDelta(type, response.resources(), response.removed_resources());
     DeltaDiscoveryRequest ack = NewRequest(type);

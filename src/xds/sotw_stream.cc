@@ -1,8 +1,6 @@
 // State-of-the-World ADS, as istiod handles it (reference/xds-istio.md §2): a request per type
 // carries the type's whole subscription, the last accepted version and the nonce of the last
 // response of that type on this stream; an empty nonce (re)opens the subscription.
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/logging.h"
 #include "xds/ads_stream.h"
 
@@ -10,11 +8,6 @@ namespace agent::xds {
 
 using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
-
-std::string RejectionMessage(const std::vector<std::string>& errors, const std::string& version) {
-  return absl::StrCat("apisix-mesh-agent rejected ", errors.size(), " resource(s) of version ", version, ": ",
-                      absl::StrJoin(errors, "; "));
-}
 
 namespace {
 
@@ -24,7 +17,6 @@ class StateOfTheWorldStream {
       : env_(env), stream_(env.stub.StreamAggregatedResources(&env.context)) {}
 
   AdsStreamResult Run() {
-    AdsStreamResult result;
     {
       std::lock_guard lock(env_.mutex);
       env_.state.StartWildcardClocks(AdsSubscriptions::Clock::now());
@@ -34,14 +26,7 @@ class StateOfTheWorldStream {
         if (IsWildcardType(type) || !env_.state.names(type).empty()) Send(type);
       }
     }
-    DiscoveryResponse response;
-    while (stream_->Read(&response)) {
-      result.progressed = true;
-      std::lock_guard lock(env_.mutex);
-      Handle(response);
-    }
-    result.status = stream_->Finish();
-    return result;
+    return ReadUntilEnd<DiscoveryResponse>(*stream_, env_.mutex, [this](const DiscoveryResponse& r) { Handle(r); });
   }
 
  private:
@@ -61,10 +46,7 @@ class StateOfTheWorldStream {
 
   void Handle(const DiscoveryResponse& response) {
     const std::string& type = response.type_url();
-    if (std::find(std::begin(kAdsTypes), std::end(kAdsTypes), type) == std::end(kAdsTypes)) {
-      log::Warn("xds-v3-grpc: ignoring a response of type %s, which the agent did not ask for", type);
-      return;
-    }
+    if (!IsSubscribedType(type)) return;
     const std::vector<std::string> errors = env_.state.ApplyStateOfTheWorld(type, response.resources());
     nonces_[type] = response.nonce();
     if (errors.empty()) env_.state.set_accepted_version(type, response.version_info());

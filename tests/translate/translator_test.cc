@@ -293,3 +293,61 @@ TEST(IncrementalTranslatorTest, ReusesUnchangedResourcesAndMatchesAFreshTranslat
 
 }  // namespace
 }  // namespace agent::translate
+
+namespace agent::translate {
+namespace {
+
+xds::ResourceSnapshot EdsSnapshot(const std::string& route_config_json) {
+  xds::ResourceSnapshot s;
+  for (const std::string name : {"c1", "c2"}) {
+    s.clusters[name] = FromJson<envoy::config::cluster::v3::Cluster>(
+        R"({"name":")" + name + R"(","type":"EDS","edsClusterConfig":{"serviceName":"svc-)" + name + R"("}})");
+    s.cluster_load_assignments["svc-" + name] = FromJson<envoy::config::endpoint::v3::ClusterLoadAssignment>(
+        R"({"clusterName":"svc-)" + name + R"(","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"10.0.0.1","portValue":80}}}}]}]})");
+  }
+  auto rc = FromJson<envoy::config::route::v3::RouteConfiguration>(route_config_json);
+  s.route_configurations[rc.name()] = rc;
+  return s;
+}
+
+void MoveEndpoint(xds::ResourceSnapshot& s, const std::string& service, const std::string& ip) {
+  s.cluster_load_assignments[service].mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()
+      ->mutable_address()->mutable_socket_address()->set_address(ip);
+}
+
+// The fast path gives exactly the upstream a full translation gives (route policies included),
+// and only for what changed.
+TEST(IncrementalTranslatorTest, EndpointFastPathEqualsAFullTranslation) {
+  xds::ResourceSnapshot s = EdsSnapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],"routes":[
+      {"match":{"prefix":"/a"},"route":{"cluster":"c1","retryPolicy":{"numRetries":3}}},
+      {"match":{"prefix":"/b"},"route":{"cluster":"c2"}}]}]})");
+  Translator translator;
+  Diagnostics skipped;
+  EXPECT_FALSE(translator.TranslateEndpoints(s, {"svc-c1"}, skipped).has_value());  // nothing to start from
+  translator.Translate(s);
+  MoveEndpoint(s, "svc-c1", "10.9.9.9");
+  auto updated = translator.TranslateEndpoints(s, {"svc-c1"}, skipped);
+  ASSERT_TRUE(updated.has_value());
+  ASSERT_EQ(updated->size(), 1u);
+  const Translation full = Translate(s);
+  auto expected = std::find_if(full.upstreams.begin(), full.upstreams.end(), [](const apisix::Upstream& u) { return u.name == "c1"; });
+  ASSERT_NE(expected, full.upstreams.end());
+  EXPECT_EQ(apisix::EncodeJson(updated->front()), apisix::EncodeJson(*expected));  // retries kept, nodes new
+  // The same bytes again: nothing to write. And a later full call still agrees with a fresh one.
+  EXPECT_TRUE(translator.TranslateEndpoints(s, {"svc-c1"}, skipped)->empty());
+  EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
+}
+
+TEST(IncrementalTranslatorTest, AMirroredClusterTakesTheFullPath) {
+  xds::ResourceSnapshot s = EdsSnapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],"routes":[
+      {"match":{"prefix":"/a"},"route":{"cluster":"c1","requestMirrorPolicies":[{"cluster":"c2"}]}}]}]})");
+  Translator translator;
+  translator.Translate(s);
+  Diagnostics skipped;
+  MoveEndpoint(s, "svc-c2", "10.9.9.9");
+  EXPECT_FALSE(translator.TranslateEndpoints(s, {"svc-c2"}, skipped).has_value());  // routes embed its first node
+  EXPECT_TRUE(translator.TranslateEndpoints(s, {"svc-c1"}, skipped).has_value());
+}
+
+}  // namespace
+}  // namespace agent::translate

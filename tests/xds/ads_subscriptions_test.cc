@@ -94,6 +94,38 @@ TEST(AdsSubscriptionsTest, TheFirstRoundCompletesWhenEverythingAskedForIsInOrGiv
   EXPECT_TRUE(state.InitialRoundComplete());
 }
 
+TEST(AdsSubscriptionsTest, WarmingAndChangeSets) {
+  AdsSubscriptions state;
+  const auto t0 = Clock::now();
+  state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a"), Cluster("b")}));
+  state.RefreshNames(t0);
+  EXPECT_TRUE(state.Warming());  // a and b's endpoints are asked for, not here
+  state.ApplyStateOfTheWorld(kClusterLoadAssignmentType, List({Assignment("a"), Assignment("b")}));
+  EXPECT_FALSE(state.Warming());
+  SnapshotChanges changes = state.TakeChanges();
+  EXPECT_EQ(changes.clusters, (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(changes.cluster_load_assignments, (std::set<std::string>{"a", "b"}));
+  EXPECT_TRUE(state.TakeChanges().empty());
+
+  // An endpoint push of one assignment, and the same bytes again: one change, then none.
+  state.ApplyStateOfTheWorld(kClusterLoadAssignmentType, List({Assignment("b")}));
+  EXPECT_TRUE(state.TakeChanges().empty());  // unchanged bytes are not a change
+  auto moved = Pack<envoy::config::endpoint::v3::ClusterLoadAssignment>(
+      R"({"clusterName":"b","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"10.0.0.9","portValue":80}}}}]}]})");
+  state.ApplyStateOfTheWorld(kClusterLoadAssignmentType, List({moved}));
+  changes = state.TakeChanges();
+  EXPECT_TRUE(changes.EndpointsOnly());
+  EXPECT_EQ(changes.cluster_load_assignments, std::set<std::string>{"b"});
+
+  // A cluster removed: it and its assignment are changes; not endpoints-only.
+  state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a")}));
+  state.RefreshNames(t0);
+  changes = state.TakeChanges();
+  EXPECT_FALSE(changes.EndpointsOnly());
+  EXPECT_EQ(changes.clusters, std::set<std::string>{"b"});
+  EXPECT_EQ(changes.cluster_load_assignments, std::set<std::string>{"b"});
+}
+
 TEST(AdsSubscriptionsTest, ANeverAnsweredWildcardTypeIsGivenUpOnToo) {
   AdsSubscriptions state;
   const auto t0 = Clock::now();

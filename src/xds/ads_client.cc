@@ -23,7 +23,12 @@ void AdsClient::Start() {
 }
 
 void AdsClient::Stop() {
-  stopping_ = true;
+  {
+    // Under the sleepers' mutex, so a thread between its check and its wait cannot miss the
+    // wake-up (and sleep out a 120 s backoff while the agent shuts down).
+    std::lock_guard lock(sleep_mutex_);
+    stopping_ = true;
+  }
   {
     std::lock_guard lock(context_mutex_);
     if (context_) context_->TryCancel();
@@ -70,7 +75,12 @@ void AdsClient::Tick() {
       log::Warn("xds-v3-grpc: %s was asked for %d s ago and not delivered; treated as absent", missing,
                 std::chrono::duration_cast<std::chrono::seconds>(options_.absent_after).count());
     }
-    if (!expired.empty() && held_) Publish();
+    if (expired.empty()) continue;
+    if (held_) {
+      Publish();  // what waited for the missing resources goes out without them
+    } else {
+      CheckReady();  // e.g. a type never answered: the first round may be complete now
+    }
   }
 }
 

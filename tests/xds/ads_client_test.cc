@@ -346,6 +346,19 @@ TEST_F(AdsClientTest, ANeverSentResourceIsTreatedAsAbsentAfterTheTimeout) {
   ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.count("b") == 1; }));
 }
 
+TEST_F(AdsClientTest, AnUnansweredTypeIsGivenUpOnAndTheAgentBecomesReady) {
+  StartServer();
+  server_->Set(kClusterType, "c1", {EdsCluster("a")});
+  server_->Set(kClusterLoadAssignmentType, "e1", {Assignment("a", "10.0.0.1")});
+  // No listeners at all: the server never answers the LDS subscription.
+  AdsClientOptions options;
+  options.absent_after = std::chrono::milliseconds(300);
+  StartClient(options);
+  ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.size() == 1; }));
+  EXPECT_FALSE(client_->ready());
+  ASSERT_TRUE(WaitReady());  // the listener type was given up on by the ticker
+}
+
 TEST_F(AdsClientTest, DeltaSubscribesByDifferenceAndAppliesRemovals) {
   StartServer();
   server_->Set(kClusterType, "c1", {EdsCluster("a"), EdsCluster("b")});

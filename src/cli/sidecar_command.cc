@@ -39,6 +39,28 @@ int Fail(absl::string_view message) {
   return 2;
 }
 
+// The xds-v3-grpc provisioner from the flags: target, TLS material, protocol, the pod's identity.
+std::unique_ptr<xds::AdsClient> MakeAdsClient(const config::SidecarConfig& config, xds::AdsClient::UpdateCallback on_update,
+                                              xds::AdsClient::ReadyCallback on_ready) {
+  xds::AdsClientOptions ads_options;
+  ads_options.target = config.xds_target;
+  ads_options.tls = config.xds_tls;
+  ads_options.token_file = config.xds_token_file;
+  ads_options.delta = config.xds_protocol == "delta";
+  for (const auto& [path, pem] : {std::pair<const std::string*, std::string*>{&config.xds_ca_file, &ads_options.ca_pem},
+                                  {&config.xds_client_cert, &ads_options.client_cert_pem},
+                                  {&config.xds_client_key, &ads_options.client_key_pem}}) {
+    if (path->empty()) continue;
+    std::ifstream in(*path);
+    pem->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const xds::NodeIdentity identity = xds::NodeIdentity::FromEnvironment();
+  ads_options.node = identity.ToNode(AGENT_VERSION);
+  log::Info("xds-v3-grpc: %s ADS from %s as %s", config.xds_protocol == "delta" ? "Delta" : "SotW", config.xds_target,
+            identity.NodeId());
+  return std::make_unique<xds::AdsClient>(ads_options, std::move(on_update), std::move(on_ready));
+}
+
 }  // namespace
 
 int RunSidecar(config::SidecarConfig config) {
@@ -135,24 +157,8 @@ int RunSidecar(config::SidecarConfig config) {
   std::unique_ptr<xds::FileSource> file_source;
   std::unique_ptr<xds::AdsClient> ads_client;
   if (config.provisioner == config::kProvisionerGrpc) {
-    xds::AdsClientOptions ads_options;
-    ads_options.target = config.xds_target;
-    ads_options.tls = config.xds_tls;
-    ads_options.token_file = config.xds_token_file;
-    ads_options.delta = config.xds_protocol == "delta";
-    for (const auto& [path, pem] : {std::pair<const std::string*, std::string*>{&config.xds_ca_file, &ads_options.ca_pem},
-                                    {&config.xds_client_cert, &ads_options.client_cert_pem},
-                                    {&config.xds_client_key, &ads_options.client_key_pem}}) {
-      if (path->empty()) continue;
-      std::ifstream in(*path);
-      pem->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-    const xds::NodeIdentity identity = xds::NodeIdentity::FromEnvironment();
-    ads_options.node = identity.ToNode(AGENT_VERSION);
-    log::Info("xds-v3-grpc: %s ADS from %s as %s", config.xds_protocol == "delta" ? "Delta" : "SotW", config.xds_target,
-              identity.NodeId());
-    ads_client = std::make_unique<xds::AdsClient>(
-        ads_options,
+    ads_client = MakeAdsClient(
+        config,
         [&](const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges& changes) { apply(snapshot, &changes); },
         [&] { boost::asio::post(io, config_served); });
     ads_client->Start();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Traffic interception with real iptables: two network namespaces made by the test (a "pod" and a
-# "peer" joined by a veth pair). After `iptables`, the pod's outbound connections reach APISIX's
+# Traffic interception with real iptables and ip6tables: two network namespaces made by the test (a
+# "pod" and a "peer" joined by a veth pair, IPv4 and IPv6). After `iptables`, the pod's outbound connections reach APISIX's
 # 9080 and inbound ones 9081 with the original destination recoverable there (SO_ORIGINAL_DST);
 # excluded ports, ssh, the agent's own ports and the proxy user's traffic are left alone; a re-run
 # changes nothing; `cleanup-iptables` restores the nat table exactly and is safe to run twice.
@@ -26,6 +26,7 @@ ip netns add "$peer"
 ip link add "vp$$" type veth peer name "vq$$"
 ip link set "vp$$" netns "$pod"; ip link set "vq$$" netns "$peer"
 ip -n "$pod" addr add 10.77.0.1/24 dev "vp$$"; ip -n "$peer" addr add 10.77.0.2/24 dev "vq$$"
+ip -n "$pod" addr add fd77::1/64 dev "vp$$" nodad; ip -n "$peer" addr add fd77::2/64 dev "vq$$" nodad
 for ns in "$pod" "$peer"; do ip -n "$ns" link set lo up; done
 ip -n "$pod" link set "vp$$" up; ip -n "$peer" link set "vq$$" up
 chmod 755 "$work"
@@ -43,7 +44,7 @@ serve "$peer" peer 80 15010
 fetch() {
   local run=(ip netns exec "$1")
   [ -n "${4:-}" ] && run+=(setpriv --reuid="$4" --regid="$4" --clear-groups)
-  "${run[@]}" timeout 5 bash -c "exec 3<>/dev/tcp/$2/$3 && cat <&3" 2>/dev/null
+  "${run[@]}" timeout 5 bash -c "exec 3<>/dev/tcp/${2}/$3 && cat <&3" 2>/dev/null
 }
 # who NS IP PORT [as-user]: only "<server> <port>" (SO_ORIGINAL_DST needs conntrack, absent where
 # no nat rules were ever loaded, as in the peer namespace).
@@ -53,10 +54,12 @@ nat() { ip netns exec "$pod" iptables-save -t nat | grep -v '^#' | sed 's/\[[0-9
 check "before: outbound goes straight to the peer" test "$(who "$pod" 10.77.0.2 80)" = "peer 80"
 nat >"$work/before"
 
-flags=(--inbound-ports "*" --inbound-exclude-ports 7000 --outbound-ports "*" --outbound-exclude-ports 15010 --ipv6 off)
-check "iptables applies" ip netns exec "$pod" "$AGENT_BIN" iptables "${flags[@]}"
+flags=(--inbound-ports "*" --inbound-exclude-ports 7000 --outbound-ports "*" --outbound-exclude-ports 15010)
+nat6() { ip netns exec "$pod" ip6tables-save -t nat | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
+nat6 >"$work/before6"
+check "iptables applies" ip netns exec "$pod" "$AGENT_BIN" iptables "${flags[@]}" --ipv6 off
 nat >"$work/after"
-check "a re-run changes nothing" bash -c "ip netns exec $pod '$AGENT_BIN' iptables ${flags[*]@Q} >/dev/null && \
+check "a re-run changes nothing" bash -c "ip netns exec $pod '$AGENT_BIN' iptables ${flags[*]@Q} --ipv6 off >/dev/null && \
   diff <(ip netns exec $pod iptables-save -t nat | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//') '$work/after'"
 check "outbound reaches 9080, original destination recoverable" \
   test "$(fetch "$pod" 10.77.0.2 80)" = "apisix 9080 10.77.0.2:80"
@@ -68,7 +71,16 @@ check "an excluded inbound port is not captured" test "$(fetch "$peer" 10.77.0.1
 check "ssh (22) is not captured" test "$(fetch "$peer" 10.77.0.1 22)" = "app 22 10.77.0.1:22"
 check "the agent's health port is not captured by default" test "$(fetch "$peer" 10.77.0.1 15021)" = "app 15021 10.77.0.1:15021"
 
-check "cleanup-iptables removes what iptables added" ip netns exec "$pod" "$AGENT_BIN" cleanup-iptables --ipv6 off
+# IPv6: the same rules through ip6tables (the pod has a global IPv6 address: --ipv6 auto sees it).
+check "iptables applies to IPv6 as well (auto-detected)" \
+  bash -c "ip netns exec $pod '$AGENT_BIN' iptables ${flags[*]@Q} --ipv6 auto | grep -q '^ip6tables: '"
+check "IPv6 outbound reaches 9080, original destination recoverable" \
+  test "$(fetch "$pod" fd77::2 80)" = "apisix 9080 [fd77::2]:80"
+check "IPv6 inbound reaches 9081, original destination recoverable" \
+  test "$(fetch "$peer" fd77::1 8000)" = "apisix 9081 [fd77::1]:8000"
+check "IPv6: the proxy user's traffic is not captured" test "$(who "$pod" fd77::2 80 65534)" = "peer 80"
+check "cleanup-iptables removes what iptables added" ip netns exec "$pod" "$AGENT_BIN" cleanup-iptables --ipv6 on
+check "the IPv6 nat table is as before" diff "$work/before6" <(nat6)
 check "the nat table is as before" diff "$work/before" <(nat)
 check "outbound goes straight to the peer again" test "$(who "$pod" 10.77.0.2 80)" = "peer 80"
 out=$(ip netns exec "$pod" "$AGENT_BIN" cleanup-iptables --ipv6 off)

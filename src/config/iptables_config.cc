@@ -1,6 +1,7 @@
 #include "config/iptables_config.h"
 
 #include "CLI/CLI.hpp"
+#include "config/flag_checks.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -59,17 +60,13 @@ void RegisterIptablesFlags(CLI::App& app, IptablesConfig& c, bool cleanup) {
 }
 
 absl::Status Validate(IptablesConfig& c) {
-  for (const auto& [flag, port] : {std::pair<const char*, int>{"--apisix-port", c.apisix_port},
-                                   {"--apisix-inbound-capture-port", c.apisix_inbound_capture_port}}) {
-    if (port < 1 || port > 65535) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", port, " is not a port"));
-  }
+  if (auto s = CheckPort("--apisix-port", c.apisix_port); !s.ok()) return s;
+  if (auto s = CheckPort("--apisix-inbound-capture-port", c.apisix_inbound_capture_port); !s.ok()) return s;
   if (c.inbound_interception_mode != "REDIRECT") {
     return absl::InvalidArgumentError(absl::StrCat("--inbound-interception-mode: \"", c.inbound_interception_mode,
                                                    "\" is not supported (accepted: REDIRECT)"));
   }
-  if (c.ipv6 != "auto" && c.ipv6 != "on" && c.ipv6 != "off") {
-    return absl::InvalidArgumentError(absl::StrCat("--ipv6: unknown value \"", c.ipv6, "\" (accepted: auto, on, off)"));
-  }
+  if (auto s = CheckOneOf("--ipv6", c.ipv6, {"auto", "on", "off"}); !s.ok()) return s;
   if (c.apisix_user.empty()) return absl::InvalidArgumentError("--apisix-user: must name a user (or a numeric uid)");
   auto inbound = ParsePortSelection("--inbound-ports", c.inbound_ports);
   if (!inbound.ok()) return inbound.status();

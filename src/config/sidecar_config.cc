@@ -1,5 +1,6 @@
 #include "absl/strings/string_view.h"
 #include "config/sidecar_config.h"
+#include "config/flag_checks.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -68,19 +69,6 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
                  "keeps the last etcd revision across restarts so it never goes backwards (default: clock only)");
 }
 
-namespace {
-
-absl::Status CheckOneOf(absl::string_view flag, const std::string& value, std::initializer_list<absl::string_view> ok) {
-  std::string accepted;
-  for (absl::string_view candidate : ok) {
-    if (value == candidate) return absl::OkStatus();
-    absl::StrAppend(&accepted, accepted.empty() ? "" : ", ", candidate);
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(flag, ": unknown value \"", value, "\" (accepted: ", accepted, ")"));
-}
-
-}  // namespace
 
 absl::Status Validate(SidecarConfig& c) {
   if (auto s = CheckOneOf("--provisioner", c.provisioner, {kProvisionerFile, kProvisionerGrpc}); !s.ok()) return s;
@@ -128,10 +116,8 @@ absl::Status Validate(SidecarConfig& c) {
   if (c.ready_timeout_seconds < 1 || c.ready_timeout_seconds > 3600) {
     return absl::InvalidArgumentError("--ready-timeout: must be between 1 and 3600 seconds");
   }
-  for (const auto& [flag, port] : {std::pair<const char*, int>{"--apisix-port", c.apisix_port},
-                                   {"--apisix-inbound-capture-port", c.apisix_inbound_port}}) {
-    if (port < 1 || port > 65535) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", port, " is not a port"));
-  }
+  if (auto s = CheckPort("--apisix-port", c.apisix_port); !s.ok()) return s;
+  if (auto s = CheckPort("--apisix-inbound-capture-port", c.apisix_inbound_port); !s.ok()) return s;
   if (c.apisix_stop_timeout_seconds < 1 || c.apisix_stop_timeout_seconds > 600) {
     return absl::InvalidArgumentError("--apisix-stop-timeout: must be between 1 and 600 seconds");
   }

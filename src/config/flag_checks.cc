@@ -1,0 +1,22 @@
+#include "config/flag_checks.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace agent::config {
+
+absl::Status CheckOneOf(absl::string_view flag, const std::string& value,
+                        std::initializer_list<absl::string_view> accepted) {
+  std::string listed;
+  for (absl::string_view candidate : accepted) {
+    if (value == candidate) return absl::OkStatus();
+    absl::StrAppend(&listed, listed.empty() ? "" : ", ", candidate);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(flag, ": unknown value \"", value, "\" (accepted: ", listed, ")"));
+}
+
+absl::Status CheckPort(absl::string_view flag, int port) {
+  if (port >= 1 && port <= 65535) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(flag, ": ", port, " is not a port"));
+}
+
+}  // namespace agent::config

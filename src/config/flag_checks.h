@@ -1,0 +1,19 @@
+// Checks shared by the sub-commands' flag validation, with one wording for each kind of mistake.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace agent::config {
+
+// `value` is one of `accepted`: else "FLAG: unknown value "v" (accepted: a, b)".
+absl::Status CheckOneOf(absl::string_view flag, const std::string& value,
+                        std::initializer_list<absl::string_view> accepted);
+
+// A TCP port (1-65535): else "FLAG: N is not a port".
+absl::Status CheckPort(absl::string_view flag, int port);
+
+}  // namespace agent::config

@@ -1,7 +1,5 @@
 #include "cli/precheck_command.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/tcp_listen.h"
 #include "iptables/host.h"
 
 namespace agent::cli {
@@ -39,10 +38,8 @@ Check PortFree(const std::string& what, const std::string& ip, int port) {
   boost::asio::ip::tcp::acceptor acceptor(io);
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(ip, ec);
-  if (!ec) acceptor.open(address.is_v4() ? boost::asio::ip::tcp::v4() : boost::asio::ip::tcp::v6(), ec);
-  if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind({address, static_cast<uint16_t>(port)}, ec);
-  const std::string where = absl::StrCat(ip.find(':') != std::string::npos ? "[" + ip + "]" : ip, ":", port);
+  if (!ec) ec = Listen(acceptor, {address, static_cast<uint16_t>(port)});
+  const std::string where = config::ListenAddress{ip, static_cast<uint16_t>(port)}.ToString();
   return {absl::StrCat(what, " port"), !ec, ec ? absl::StrCat(where, " is taken: ", ec.message()) : where + " is free"};
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/tcp_listen.h"
 #include "etcd/http_gateway.h"
 
 namespace agent::etcd {
@@ -38,11 +39,7 @@ absl::Status EtcdServer::Start() {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(listen_.ip, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("--grpc-listen ", listen_.ToString(), ": ", ec.message()));
-  tcp::endpoint endpoint(address, listen_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  ec = Listen(acceptor_, tcp::endpoint(address, listen_.port));
   if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", listen_.ToString(), ": ", ec.message()));
   port_ = acceptor_.local_endpoint().port();
 

@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/tcp_listen.h"
 
 namespace agent::health {
 
@@ -68,10 +69,7 @@ absl::Status HealthServer::Start(const config::ListenAddress& listen) {
   boost::system::error_code ec;
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(listen.ip, ec), listen.port);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("--health-listen: ", listen.ip, ": ", ec.message()));
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  ec = Listen(acceptor_, endpoint);
   if (ec) return absl::UnavailableError(absl::StrCat("--health-listen: cannot listen on ", listen.ToString(), ": ", ec.message()));
   port_ = acceptor_.local_endpoint().port();
   Accept();

@@ -7,26 +7,23 @@
 //   one change  — CHANGES single-endpoint pushes (istiod's incremental EDS: only that
 //                 ClusterLoadAssignment), p50/p99;
 // and the agent's peak RSS.  ads_convergence AGENT_BIN GEN_DIR sotw|delta CHANGES
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "bench/http_watchers.h"
-#include "xds/file_set.h"
 #include "xds/scripted_ads_server.h"
+#include "xds/xds_directory.h"
 
 namespace {
 
+using agent::xds::testing::PackAll;
 using agent::xds::testing::ScriptedAdsServer;
 using Clock = std::chrono::steady_clock;
 namespace mx = agent::xds;
@@ -35,19 +32,8 @@ namespace mx = agent::xds;
 class Watch {
  public:
   bool Open(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return false;
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    const std::string body = "{\"create_request\":{\"key\":\"" + agent::bench::Base64("/apisix/") + "\",\"range_end\":\"" +
-                             agent::bench::Base64("/apisix0") + "\"}}";
-    const std::string request = "POST /v3/watch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (write(fd_, request.data(), request.size()) < 0) return false;
+    fd_ = agent::bench::ConnectWatch("127.0.0.1", port, "/apisix/", "/apisix0");
+    if (fd_ < 0) return false;
     return WaitFor([&] { return data_.find("\"created\":true") != std::string::npos; }, std::chrono::seconds(10));
   }
   // Reads until pred() holds or the timeout passes; true if it held. `last_read` is when the data
@@ -82,12 +68,6 @@ class Watch {
   size_t events_ = 0;
 };
 
-std::vector<google::protobuf::Any> Pack(const auto& resources) {
-  std::vector<google::protobuf::Any> out;
-  for (const auto& [name, message] : resources) out.emplace_back().PackFrom(message);
-  return out;
-}
-
 double Percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
   return values.empty() ? -1 : values[std::min(values.size() - 1, static_cast<size_t>(p * values.size()))];
@@ -102,15 +82,12 @@ int main(int argc, char** argv) {
   }
   const std::string agent_bin = argv[1], dir = argv[2], protocol = argv[3];
   const int changes = std::stoi(argv[4]);
-  mx::FileSet files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    bool changed = false;
-    if (auto s = files.Load(entry.path().string(), &changed); !s.ok()) {
-      std::cerr << s.message() << "\n";
-      return 1;
-    }
+  auto loaded = agent::xds::testing::LoadXdsDirectory(dir);
+  if (!loaded.ok()) {
+    std::cerr << loaded.status().message() << "\n";
+    return 1;
   }
-  const mx::ResourceSnapshot snapshot = files.Merge();
+  const mx::ResourceSnapshot& snapshot = *loaded;
 
   ScriptedAdsServer service;
   for (const char* type : mx::kAdsTypes) service.Set(type, "0", {});  // an empty mesh to start with
@@ -153,12 +130,12 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the empty configuration is in
 
   // Full push: clusters and listeners pushed, the named types served as the agent asks for them.
-  service.Set(mx::kClusterLoadAssignmentType, "1", Pack(snapshot.cluster_load_assignments));
-  service.Set(mx::kRouteConfigurationType, "1", Pack(snapshot.route_configurations));
+  service.Set(mx::kClusterLoadAssignmentType, "1", PackAll(snapshot.cluster_load_assignments));
+  service.Set(mx::kRouteConfigurationType, "1", PackAll(snapshot.route_configurations));
   const size_t before = watch.events();
   const auto t0 = Clock::now();
-  service.Push(mx::kClusterType, "1", Pack(snapshot.clusters));
-  service.Push(mx::kListenerType, "1", Pack(snapshot.listeners));
+  service.Push(mx::kClusterType, "1", PackAll(snapshot.clusters));
+  service.Push(mx::kListenerType, "1", PackAll(snapshot.listeners));
   size_t seen = before;
   watch.WaitFor(
       [&] {

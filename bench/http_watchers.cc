@@ -9,29 +9,31 @@
 
 #include <cstring>
 
+#include "absl/strings/escaping.h"
+
 namespace agent::bench {
 
-std::string Base64(const std::string& text) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < text.size(); i += 3) {
-    const uint32_t v = (uint8_t(text[i]) << 16) | (uint8_t(text[i + 1]) << 8) | uint8_t(text[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
+int ConnectWatch(const std::string& host, int port, const std::string& key, const std::string& range_end) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &address.sin_addr);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
   }
-  if (i + 1 == text.size()) {
-    const uint32_t v = uint8_t(text[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == text.size()) {
-    const uint32_t v = (uint8_t(text[i]) << 16) | (uint8_t(text[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += "=";
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  const std::string body = "{\"create_request\":{\"key\":\"" + absl::Base64Escape(key) + "\",\"range_end\":\"" +
+                           absl::Base64Escape(range_end) + "\"}}";
+  const std::string request = "POST /v3/watch HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return -1;
   }
-  return out;
+  return fd;
 }
 
 namespace {
@@ -48,21 +50,11 @@ int CountEvents(const std::string& data) {
 bool HttpWatchers::Open(const std::string& host, int port, const std::string& key, const std::string& range_end,
                         int count) {
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
-  const std::string body = "{\"create_request\":{\"key\":\"" + Base64(key) + "\",\"range_end\":\"" + Base64(range_end) + "\"}}";
-  const std::string request = "POST /v3/watch HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   watchers_.resize(count);
   for (int i = 0; i < count; ++i) {
     Watcher& w = watchers_[i];
-    w.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, host.c_str(), &address.sin_addr);
-    if (connect(w.fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return false;
-    int one = 1;
-    setsockopt(w.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (write(w.fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return false;
+    w.fd = ConnectWatch(host, port, key, range_end);
+    if (w.fd < 0) return false;
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u32 = static_cast<uint32_t>(i);

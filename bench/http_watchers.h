@@ -35,6 +35,8 @@ class HttpWatchers {
   int round_ = 0;
 };
 
-std::string Base64(const std::string& text);
+// Connects to the gateway at host:port and sends a /v3/watch create request for [key, range_end),
+// as lua-resty-etcd does (TCP_NODELAY). Returns the socket, or -1.
+int ConnectWatch(const std::string& host, int port, const std::string& key, const std::string& range_end);
 
 }  // namespace agent::bench

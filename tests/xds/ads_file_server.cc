@@ -6,38 +6,27 @@
 //   ads_file_server DIR [PORT]   → prints "listening on 127.0.0.1:PORT"
 #include <signal.h>
 
-#include <filesystem>
 #include <iostream>
 #include <thread>
 
-#include "xds/file_set.h"
 #include "xds/scripted_ads_server.h"
+#include "xds/xds_directory.h"
 
 namespace {
 
 using agent::xds::testing::ScriptedAdsServer;
 
-template <typename Map>
-std::vector<google::protobuf::Any> Pack(const Map& resources) {
-  std::vector<google::protobuf::Any> out;
-  for (const auto& [name, message] : resources) out.emplace_back().PackFrom(message);
-  return out;
-}
-
 bool Load(const std::string& dir, std::map<std::string, std::vector<google::protobuf::Any>>& by_type) {
-  agent::xds::FileSet files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    bool changed = false;
-    if (auto s = files.Load(entry.path().string(), &changed); !s.ok()) {
-      std::cerr << "not reloaded: " << s.message() << std::endl;
-      return false;
-    }
+  auto snapshot = agent::xds::testing::LoadXdsDirectory(dir);
+  if (!snapshot.ok()) {
+    std::cerr << "not reloaded: " << snapshot.status().message() << std::endl;
+    return false;
   }
-  const agent::xds::ResourceSnapshot snapshot = files.Merge();
-  by_type = {{agent::xds::kClusterType, Pack(snapshot.clusters)},
-             {agent::xds::kClusterLoadAssignmentType, Pack(snapshot.cluster_load_assignments)},
-             {agent::xds::kListenerType, Pack(snapshot.listeners)},
-             {agent::xds::kRouteConfigurationType, Pack(snapshot.route_configurations)}};
+  using agent::xds::testing::PackAll;
+  by_type = {{agent::xds::kClusterType, PackAll(snapshot->clusters)},
+             {agent::xds::kClusterLoadAssignmentType, PackAll(snapshot->cluster_load_assignments)},
+             {agent::xds::kListenerType, PackAll(snapshot->listeners)},
+             {agent::xds::kRouteConfigurationType, PackAll(snapshot->route_configurations)}};
   return true;
 }
 

@@ -156,18 +156,13 @@ std::vector<std::string> AdsSubscriptions::RefreshNames(Clock::time_point now) {
                                {kRouteConfigurationType, rds}}) {
     std::set<std::string>& names = names_[type];
     if (wanted == names) continue;
-    WithResources(snapshot_, type, [&](auto& held) {
-      for (auto it = held.begin(); it != held.end();) {
-        if (wanted.count(it->first) > 0) {
-          ++it;
-          continue;
-        }
-        changes_.of(type).insert(it->first);
-        it = held.erase(it);
-      }
-    });
+    // What is held of a named type was subscribed to, so dropping the names drops the resources.
     for (const std::string& name : names) {
-      if (wanted.count(name) == 0) Forget(type, name);
+      if (wanted.count(name) > 0) continue;
+      if (WithResources(snapshot_, type, [&](auto& held) { return held.erase(name) > 0; })) {
+        changes_.of(type).insert(name);
+      }
+      Forget(type, name);
     }
     for (const std::string& name : wanted) {
       const bool held = WithResources(snapshot_, type, [&](auto& map) { return map.count(name) > 0; });

@@ -47,7 +47,7 @@ class Reconciler {
   // Logs what was newly left out; returns the lines of `skipped`.
   std::set<std::string> Report(const translate::Diagnostics& skipped);
   // Puts and deletes against what the agent last wrote, as one commit; updates `applied_`.
-  void Commit(const std::map<std::string, std::string>& puts, const std::set<std::string>& deletes, ApplyStats& stats);
+  void Commit(std::map<std::string, std::string> puts, const std::set<std::string>& deletes, ApplyStats& stats);
 
   store::KvStore& store_;
   const apisix::KeyLayout layout_;

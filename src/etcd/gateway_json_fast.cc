@@ -13,12 +13,10 @@ void Key(std::string& out, bool& first, const char* name) {
   first = false;
   absl::StrAppend(&out, "\"", name, "\":");
 }
-void Int64(std::string& out, bool& first, const char* name, int64_t value) {
-  if (value == 0) return;
-  Key(out, first, name);
-  absl::StrAppend(&out, "\"", value, "\"");
-}
-void Uint64(std::string& out, bool& first, const char* name, uint64_t value) {
+// 64-bit integers are strings in proto3 JSON.
+template <typename Integer>
+void Int64(std::string& out, bool& first, const char* name, Integer value) {
+  static_assert(sizeof(Integer) == 8);
   if (value == 0) return;
   Key(out, first, name);
   absl::StrAppend(&out, "\"", value, "\"");
@@ -40,10 +38,10 @@ void Header(std::string& out, bool& first, const etcdserverpb::ResponseHeader& h
   Key(out, first, "header");
   out += '{';
   bool inner = true;
-  Uint64(out, inner, "cluster_id", header.cluster_id());
-  Uint64(out, inner, "member_id", header.member_id());
+  Int64(out, inner, "cluster_id", header.cluster_id());
+  Int64(out, inner, "member_id", header.member_id());
   Int64(out, inner, "revision", header.revision());
-  Uint64(out, inner, "raft_term", header.raft_term());
+  Int64(out, inner, "raft_term", header.raft_term());
   out += '}';
 }
 

@@ -54,6 +54,7 @@ set(xds_roots
   envoy/config/cluster/v3/cluster.proto
   envoy/config/endpoint/v3/endpoint.proto
   envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto
+  envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto
   envoy/extensions/filters/http/router/v3/router.proto
   envoy/extensions/transport_sockets/tls/v3/tls.proto
   envoy/extensions/upstreams/http/v3/http_protocol_options.proto

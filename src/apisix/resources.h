@@ -13,8 +13,10 @@ namespace agent::apisix {
 
 // Every plugin the translation can put on a route: bundle mode enables exactly these in APISIX
 // (the corpus test checks the translation never emits another).
-inline constexpr const char* kTranslatedPlugins[] = {"proxy-rewrite", "response-rewrite", "redirect", "fault-injection",
-                                                     "cors",          "proxy-mirror",     "traffic-split"};
+// serverless-pre-function hands pass-through requests to the original-destination location.
+inline constexpr const char* kTranslatedPlugins[] = {"proxy-rewrite",  "response-rewrite", "redirect",
+                                                     "fault-injection", "cors",            "proxy-mirror",
+                                                     "traffic-split",  "serverless-pre-function"};
 
 // One condition of a route's `vars` (lua-resty-expr): [var, ("!",) op, value].
 struct RouteVar {

@@ -63,6 +63,23 @@ void CheckPlugins(const json& plugins, Checker& c) {
       }
     }
   }
+  if (plugins.contains("serverless-pre-function")) {  // apisix/plugins/serverless/init.lua
+    const json& f = plugins["serverless-pre-function"];
+    static const std::set<std::string> kPhases = {"rewrite", "access", "header_filter", "body_filter", "log",
+                                                  "before_proxy"};
+    if (!f.contains("phase") || !f["phase"].is_string() || !kPhases.count(f["phase"].get<std::string>())) {
+      c.Fail("serverless-pre-function: phase must be one of rewrite, access, header_filter, body_filter, log, "
+             "before_proxy");
+    }
+    const json functions = f.value("functions", json());
+    if (!functions.is_array() || functions.empty()) c.Fail("serverless-pre-function: functions: at least one required");
+    for (const auto& code : functions.is_array() ? functions : json::array()) {
+      // APISIX loads each with loadstring() and requires it to return a function.
+      if (!code.is_string() || code.get<std::string>().rfind("return function", 0) != 0) {
+        c.Fail("serverless-pre-function: each function must be Lua source returning a function");
+      }
+    }
+  }
   if (plugins.contains("redirect")) {
     const json& r = plugins["redirect"];
     int forms = r.contains("uri") + r.contains("regex_uri") + r.contains("http_to_https");

@@ -42,33 +42,6 @@ void TranslateLbPolicy(const Cluster& cluster, apisix::Upstream& upstream, const
   }
 }
 
-// Istio's ORIGINAL_DST clusters send traffic where the connection was going. "inbound|P||…" is the
-// local application: iptables REDIRECT keeps the port, so 127.0.0.1:P (Istio 1.9 spelled it that
-// way). The passthrough clusters go to APISIX's original-destination server, which proxies to
-// $connection_original_dst (bundle mode renders it, on the inbound capture port).
-std::optional<apisix::Upstream> TranslateOriginalDestination(const Cluster& cluster, const std::string& resource,
-                                                             Diagnostics& skipped) {
-  apisix::Upstream upstream;
-  upstream.name = cluster.name();
-  upstream.desc = absl::StrCat("xds cluster ", cluster.name(), " (original destination)");
-  if (cluster.has_connect_timeout()) {
-    const auto& d = cluster.connect_timeout();
-    upstream.connect_timeout_seconds = static_cast<double>(d.seconds()) + static_cast<double>(d.nanos()) / 1e9;
-  }
-  uint32_t port = 0;
-  std::vector<std::string> parts = absl::StrSplit(cluster.name(), '|');
-  if (parts.size() >= 2 && parts[0] == "inbound" && absl::SimpleAtoi(parts[1], &port) && port > 0 && port < 65536) {
-    upstream.nodes.push_back({"127.0.0.1", port, 1, 0});
-    return upstream;
-  }
-  if (cluster.name() == "PassthroughCluster" || absl::StartsWith(cluster.name(), "InboundPassthroughCluster")) {
-    upstream.nodes.push_back({"127.0.0.1", kOriginalDestinationProxyPort, 1, 0});
-    return upstream;
-  }
-  skipped.push_back({resource, "type", "ORIGINAL_DST outside Istio's inbound and passthrough clusters"});
-  return std::nullopt;
-}
-
 // DestinationRule SIMPLE TLS: https, SNI as upstream_host (APISIX sends it as Host too). Client
 // certificates come from SDS or files the agent does not read: reported.
 void TranslateTransportSocket(const Cluster& cluster, apisix::Upstream& upstream, const std::string& resource,
@@ -119,7 +92,10 @@ std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const x
     return std::nullopt;
   }
 
-  if (cluster.type() == Cluster::ORIGINAL_DST) return TranslateOriginalDestination(cluster, resource, skipped);
+  if (cluster.type() == Cluster::ORIGINAL_DST) {
+    skipped.push_back({resource, "type", "ORIGINAL_DST clusters are reached through the original destination"});
+    return std::nullopt;
+  }
   switch (cluster.type()) {
     case Cluster::STATIC:
     case Cluster::STRICT_DNS:
@@ -162,6 +138,43 @@ std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const x
       break;  // excluded above
   }
   return upstream;
+}
+
+bool IsOriginalDestination(const Cluster& cluster) {
+  return cluster.cluster_discovery_type_case() == Cluster::kType && cluster.type() == Cluster::ORIGINAL_DST;
+}
+
+std::optional<apisix::Upstream> TranslateInboundWithoutOriginalDestination(const Cluster& cluster, Diagnostics& skipped) {
+  const std::string resource = absl::StrCat("Cluster ", cluster.name());
+  uint32_t port = 0;
+  std::vector<std::string> parts = absl::StrSplit(cluster.name(), '|');
+  if (parts.size() >= 2 && parts[0] == "inbound" && absl::SimpleAtoi(parts[1], &port) && port > 0 && port < 65536) {
+    apisix::Upstream upstream;
+    upstream.name = cluster.name();
+    upstream.desc = absl::StrCat("xds cluster ", cluster.name(), " (the local application)");
+    if (cluster.has_connect_timeout()) {
+      const auto& d = cluster.connect_timeout();
+      upstream.connect_timeout_seconds = static_cast<double>(d.seconds()) + static_cast<double>(d.nanos()) / 1e9;
+    }
+    upstream.nodes.push_back({"127.0.0.1", port, 1, 0});
+    return upstream;
+  }
+  skipped.push_back({resource, "type",
+                     "passes traffic through to the original destination, which needs the original-destination "
+                     "module (bundle mode: --original-dst-module) or --original-dst-var; routes to it are dropped "
+                     "(any fixed address would be APISIX itself: a loop)"});
+  return std::nullopt;
+}
+
+std::string LoopingNode(const apisix::Upstream& upstream, const std::vector<uint32_t>& ports) {
+  for (const auto& node : upstream.nodes) {
+    const bool loopback = absl::StartsWith(node.host, "127.") || node.host == "::1" || node.host == "localhost" ||
+                          node.host == "0.0.0.0" || node.host == "::";
+    if (loopback && std::find(ports.begin(), ports.end(), node.port) != ports.end()) {
+      return absl::StrCat(node.host, ":", node.port);
+    }
+  }
+  return "";
 }
 
 }  // namespace agent::translate

@@ -7,10 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 
 namespace agent::translate {
 
 using envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
+using envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy;
 
 namespace {
 
@@ -36,7 +38,67 @@ std::string OriginalTypeUrl(const google::protobuf::Any& any) {
   return any.type_url();
 }
 
+
+bool IsAnyAddress(const std::string& address) { return address.empty() || address == "0.0.0.0" || address == "::"; }
+
+// A listener that receives redirected connections and matches its chains on their original
+// destination (Envoy's original_dst listener filter, or use_original_dst): a chain without a
+// destination port is the catch-all for ports nobody else claims.
+bool MatchesOriginalDestination(const envoy::config::listener::v3::Listener& listener) {
+  if (listener.has_use_original_dst() && listener.use_original_dst().value()) return true;
+  for (const auto& filter : listener.listener_filters()) {
+    if (filter.name() == "envoy.filters.listener.original_dst" ||
+        filter.typed_config().type_url() ==
+            "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The destination a chain serves; false (the reason in `skipped`) when it cannot be expressed.
+bool ChainDestinationOf(const envoy::config::listener::v3::Listener& listener,
+                        const envoy::config::listener::v3::FilterChain& chain, const std::string& resource,
+                        Diagnostics& skipped, ChainDestination& out) {
+  const bool virtual_listener = MatchesOriginalDestination(listener);
+  const auto& socket = listener.address().socket_address();
+  const auto& match = chain.filter_chain_match();
+  out.inbound = listener.traffic_direction() == envoy::config::core::v3::INBOUND;
+  out.port = match.has_destination_port() ? match.destination_port().value()
+                                          : (virtual_listener ? 0 : socket.port_value());
+  if (!virtual_listener && !IsAnyAddress(socket.address())) out.address = socket.address();
+  if (match.prefix_ranges_size() > 1) {
+    skipped.push_back({resource, absl::StrCat("filter_chains[", chain.name(), "].filter_chain_match.prefix_ranges"),
+                       "several destination ranges cannot be bound; the chain is not translated"});
+    return false;
+  }
+  if (match.prefix_ranges_size() == 1) {
+    const auto& range = match.prefix_ranges(0);
+    const bool v6 = range.address_prefix().find(':') != std::string::npos;
+    const uint32_t full = v6 ? 128 : 32;
+    const uint32_t length = range.has_prefix_len() ? range.prefix_len().value() : full;
+    if (length == 0) {
+      out.family = v6 ? ChainDestination::Family::kIpv6 : ChainDestination::Family::kIpv4;
+    } else if (length == full) {
+      out.address = range.address_prefix();
+    } else {
+      skipped.push_back({resource, absl::StrCat("filter_chains[", chain.name(), "].filter_chain_match.prefix_ranges"),
+                         absl::StrCat(range.address_prefix(), "/", length,
+                                      ": only single addresses and whole address families can be bound; the chain "
+                                      "is not translated")});
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string ChainDestination::ToString() const {
+  std::string where = address.empty() ? (family == Family::kIpv4 ? "IPv4 *" : family == Family::kIpv6 ? "IPv6 *" : "*")
+                                      : (address.find(':') != std::string::npos ? absl::StrCat("[", address, "]") : address);
+  return absl::StrCat(inbound ? "inbound " : "outbound ", where, ":", port == 0 ? std::string("*") : absl::StrCat(port));
+}
 
 ListenerRoutes ExtractListenerRoutes(const envoy::config::listener::v3::Listener& listener, Diagnostics& skipped) {
   ListenerRoutes out;
@@ -46,7 +108,17 @@ ListenerRoutes ExtractListenerRoutes(const envoy::config::listener::v3::Listener
       skipped.push_back({resource, absl::StrCat("filter_chains[", chain.name(), "].transport_socket"),
                          "terminating TLS needs certificates from SDS; this chain's TLS is not translated"});
     }
+    ChainDestination where;
+    const bool bindable = ChainDestinationOf(listener, chain, resource, skipped, where);
     for (const auto& filter : chain.filters()) {
+      if (filter.has_typed_config() && filter.typed_config().Is<TcpProxy>()) {
+        TcpProxy tcp;
+        if (bindable && where.port == 0 && filter.typed_config().UnpackTo(&tcp) && tcp.has_cluster() &&
+            MatchesOriginalDestination(listener)) {
+          out.catch_alls.push_back({listener.name(), chain.name(), tcp.cluster(), where});
+          continue;
+        }
+      }
       if (!filter.has_typed_config() || !filter.typed_config().Is<HttpConnectionManager>()) {
         skipped.push_back({resource, absl::StrCat("filter ", filter.name()),
                            "only HTTP connection managers are translated (TCP proxying needs stream routes on the "
@@ -64,18 +136,21 @@ ListenerRoutes ExtractListenerRoutes(const envoy::config::listener::v3::Listener
                              absl::StrCat("not translated (", OriginalTypeUrl(http_filter.typed_config()), ")")});
         }
       }
+      std::string config_name;
       if (hcm.has_rds()) {
-        const std::string& name = hcm.rds().route_config_name();
-        if (std::find(out.rds_names.begin(), out.rds_names.end(), name) == out.rds_names.end()) {
-          out.rds_names.push_back(name);
+        config_name = hcm.rds().route_config_name();
+        if (std::find(out.rds_names.begin(), out.rds_names.end(), config_name) == out.rds_names.end()) {
+          out.rds_names.push_back(config_name);
         }
       } else if (hcm.has_route_config()) {
         auto config = hcm.route_config();
         if (config.name().empty()) config.set_name(absl::StrCat(listener.name(), "/inline"));
+        config_name = config.name();
         out.inline_configs.push_back(std::move(config));
       } else if (hcm.has_scoped_routes()) {
         skipped.push_back({resource, "scoped_routes", "scoped route configurations are not translated"});
       }
+      if (bindable && !config_name.empty()) out.uses.push_back({config_name, where});
     }
   };
   for (const auto& chain : listener.filter_chains()) visit_chain(chain);

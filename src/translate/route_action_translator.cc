@@ -157,6 +157,12 @@ bool TranslateRedirect(const envoy::config::route::v3::Route& route, const std::
 
 }  // namespace
 
+nlohmann::json OriginalDestinationPlugin(const std::string& location) {
+  return {{"phase", "rewrite"},
+          {"functions", json::array({absl::StrCat("return function(conf, ctx) return ngx.exec(\"", location,
+                                                  "\") end")})}};
+}
+
 bool TranslateRouteAction(const envoy::config::route::v3::Route& route, const InheritedHeaders& inherited,
                           const UpstreamIndex& upstreams, const std::string& resource, apisix::Route& out,
                           Diagnostics& skipped) {
@@ -212,6 +218,10 @@ bool TranslateRouteAction(const envoy::config::route::v3::Route& route, const In
       skipped.push_back({resource, "route.cluster", absl::StrCat("cluster ", cluster, " is not known")});
       return nullptr;
     }
+    if (!it->second.unusable.empty()) {
+      skipped.push_back({resource, "route.cluster", absl::StrCat("cluster ", cluster, ": ", it->second.unusable)});
+      return nullptr;
+    }
     return &it->second;
   };
   const UpstreamRef* primary = nullptr;
@@ -229,6 +239,13 @@ bool TranslateRouteAction(const envoy::config::route::v3::Route& route, const In
       for (int i = 0; i < clusters.size(); ++i) {
         const UpstreamRef* ref = find(clusters[i].name());
         if (ref == nullptr) return false;
+        if (!ref->original_destination_location.empty()) {
+          skipped.push_back({resource, absl::StrCat("route.weighted_clusters.clusters[", i, "]"),
+                             absl::StrCat(clusters[i].name(),
+                                          " passes through to the original destination, which cannot be one branch "
+                                          "of a traffic split")});
+          return false;
+        }
         const uint32_t weight = clusters[i].has_weight() ? clusters[i].weight().value() : 0;
         if (i == 0) {
           primary = ref;  // the route's own upstream: a weighted entry without upstream_id
@@ -248,6 +265,19 @@ bool TranslateRouteAction(const envoy::config::route::v3::Route& route, const In
       skipped.push_back({resource, "route.cluster_specifier",
                          "cluster_header and cluster_specifier_plugin have no APISIX equivalent"});
       return false;
+  }
+  if (!primary->original_destination_location.empty()) {
+    // Where the connection was going: the request leaves APISIX's plugins for the pass-through
+    // location, so nothing else of the route would apply; say what is left out.
+    if (!out.plugins.empty() || (action.has_timeout() && Seconds(action.timeout()) > 0) || action.has_regex_rewrite() || !action.prefix_rewrite().empty() ||
+        action.has_host_rewrite_literal() || !request.empty() || action.request_mirror_policies_size() > 0) {
+      skipped.push_back({resource, "route",
+                         "a pass-through to the original destination applies no rewrite, header, mirror or timeout "
+                         "of the route; they are left out"});
+    }
+    out.plugins = json::object();
+    out.plugins["serverless-pre-function"] = OriginalDestinationPlugin(primary->original_destination_location);
+    return true;
   }
   out.upstream_id = primary->id;
 

@@ -18,6 +18,11 @@ struct UpstreamRef {
   std::string id;
   std::optional<double> connect_timeout_seconds;
   std::string mirror_host;  // "http://host:port" of its first node: proxy-mirror needs a concrete address
+  // An ORIGINAL_DST cluster: traffic goes where the connection was going, through this nginx
+  // named location (no upstream object). Empty for ordinary clusters.
+  std::string original_destination_location;
+  // Why routes to this cluster cannot be translated (the cluster has no upstream); empty = usable.
+  std::string unusable;
 };
 using UpstreamIndex = std::map<std::string, UpstreamRef>;  // cluster name → its upstream
 
@@ -26,6 +31,11 @@ struct InheritedHeaders {
   const envoy::config::route::v3::VirtualHost* vhost = nullptr;
   const envoy::config::route::v3::RouteConfiguration* config = nullptr;
 };
+
+// The plugin that hands a request to `location` (an nginx named location proxying to the original
+// destination): APISIX's serverless-pre-function, in the rewrite phase, with ngx.exec — the
+// mechanism APISIX itself uses for its @grpc_pass location.
+nlohmann::json OriginalDestinationPlugin(const std::string& location);
 
 // Fills upstream_id, timeout and plugins of `out`. Returns false (the reason in `skipped`) when the
 // route cannot be translated without changing what it does; the caller then drops it.

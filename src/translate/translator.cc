@@ -11,6 +11,7 @@
 #include "translate/match_translator.h"
 #include "translate/cluster_translator.h"
 #include "translate/endpoint_translator.h"
+#include "translate/listener_binding.h"
 #include "translate/listener_translator.h"
 #include "translate/route_translator.h"
 #include "translate/upstream_policy_translator.h"
@@ -18,24 +19,6 @@
 namespace agent::translate {
 
 namespace {
-
-// A var matching the original destinations of the listeners that use a route configuration.
-std::optional<apisix::RouteVar> ListenerBinding(const std::vector<std::pair<std::string, uint32_t>>& listeners,
-                                                const std::string& var) {
-  if (listeners.empty()) return std::nullopt;
-  std::vector<std::string> alternatives;
-  std::set<std::pair<std::string, uint32_t>> seen;
-  for (const auto& [address, port] : listeners) {
-    if (!seen.insert({address, port}).second) continue;
-    const bool wildcard = address.empty() || address == "0.0.0.0" || address == "::";
-    alternatives.push_back(wildcard ? absl::StrCat(".*:", port) : RegexEscape(absl::StrCat(address, ":", port)));
-  }
-  if (alternatives.size() == 1 && listeners[0].first != "0.0.0.0" && listeners[0].first != "::" &&
-      !listeners[0].first.empty()) {
-    return apisix::RouteVar{var, "==", absl::StrCat(listeners[0].first, ":", listeners[0].second), false};
-  }
-  return apisix::RouteVar{var, "~~", absl::StrCat("^(?:", absl::StrJoin(alternatives, "|"), ")$"), false};
-}
 
 // Deterministic bytes (map fields sorted), hashed: equal messages, equal keys.
 uint64_t HashMessage(const google::protobuf::Message& message) {
@@ -71,6 +54,65 @@ std::pair<std::set<std::string>, std::set<std::string>> ReferencedClusters(
   return {clusters, mirrors};
 }
 
+
+// Without original destinations every inbound route configuration matches every inbound
+// connection: with more than one, whichever APISIX tries first takes every port. Said once.
+void ReportInboundShadowing(const std::map<std::string, std::vector<ChainDestination>>& users, Diagnostics& skipped) {
+  std::vector<std::string> inbound;
+  for (const auto& [config, destinations] : users) {
+    for (const auto& d : destinations) {
+      if (d.inbound) {
+        inbound.push_back(absl::StrCat(config, " (", d.ToString(), ")"));
+        break;
+      }
+    }
+  }
+  if (inbound.size() < 2) return;
+  skipped.push_back({"inbound listeners", "route configurations",
+                     absl::StrCat(absl::StrJoin(inbound, ", "),
+                                  " share APISIX's inbound port without original destinations: their routes shadow "
+                                  "each other; the original-destination module (--original-dst-module) binds each to "
+                                  "its port")});
+}
+
+// Catch-all tcp_proxy chains (virtualOutbound's PassthroughCluster or BlackHoleCluster,
+// virtualInbound's InboundPassthroughCluster) carry HTTP too: a lowest-priority route per chain,
+// bound to the ports no other listener claims, unless an HTTP chain already covers them.
+void TranslateCatchAlls(const std::vector<CatchAllChain>& catch_alls,
+                        const std::map<std::string, std::vector<ChainDestination>>& users,
+                        const std::vector<RouteUse>& uses, const UpstreamIndex& upstreams,
+                        const TranslateOptions& options, apisix::IdAllocator& ids, Translation& out) {
+  std::set<ChainDestination> covered;
+  for (const auto& [config, destinations] : users) covered.insert(destinations.begin(), destinations.end());
+  for (const CatchAllChain& chain : catch_alls) {
+    const std::string resource = absl::StrCat("Listener ", chain.listener, ", filter chain ", chain.chain);
+    if (!covered.insert(chain.where).second) continue;  // an HTTP chain of the same destination routes it
+    auto ref = upstreams.find(chain.cluster);
+    if (ref == upstreams.end() || !ref->second.unusable.empty()) {
+      out.skipped.push_back({resource, "tcp_proxy.cluster",
+                             absl::StrCat("cluster ", chain.cluster, " is not translated; no catch-all route")});
+      continue;
+    }
+    apisix::Route route;
+    const std::string owner = absl::StrCat("catch-all:", chain.listener, "/", chain.chain, "/", chain.where.ToString());
+    route.id = ids.Assign(absl::StrCat("route:", owner));
+    route.name = absl::StrCat(chain.listener, "/", chain.chain.empty() ? "catch-all" : chain.chain);
+    route.desc = absl::StrCat("xds listener ", chain.listener, ", catch-all chain to ", chain.cluster, " for ",
+                              chain.where.ToString());
+    route.uris = {"/*"};
+    route.priority = 0;  // below every route of a route configuration (their priorities start at 1)
+    route.vars = BindingVars({chain.where}, owner, uses, options.original_dst_var,
+                             BindingPorts{options.outbound_capture_port, options.inbound_capture_port}, resource,
+                             out.skipped);
+    if (!ref->second.original_destination_location.empty()) {
+      route.plugins["serverless-pre-function"] = OriginalDestinationPlugin(ref->second.original_destination_location);
+    } else {
+      route.upstream_id = ref->second.id;  // BlackHoleCluster: no endpoints, APISIX answers 502
+    }
+    out.routes.push_back(std::move(route));
+  }
+}
+
 }  // namespace
 
 Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOptions& options) {
@@ -85,7 +127,19 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
 
   UpstreamIndex upstreams;
   std::map<std::string, CachedUpstream> next_upstreams;
+  const bool original_destinations = !options.original_dst_var.empty();
+  std::vector<uint32_t> capture_ports;
+  for (uint32_t port : {options.outbound_capture_port, options.inbound_capture_port}) {
+    if (port != 0) capture_ports.push_back(port);
+  }
   for (const auto& [name, cluster] : snapshot.clusters) {  // std::map: sorted, so IDs are set-determined
+    if (original_destinations && IsOriginalDestination(cluster)) {
+      // Where the connection was going: no upstream object, the routes hand requests to nginx.
+      UpstreamRef ref;
+      ref.original_destination_location = options.passthrough_location;
+      upstreams.emplace(name, std::move(ref));
+      continue;
+    }
     uint64_t key = HashMessage(cluster);
     if (const auto* cla = AssignmentOf(cluster, snapshot)) key = key * 31 + HashMessage(*cla);
     CachedUpstream entry;
@@ -94,12 +148,26 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
       ++reused_;
     } else {
       entry.key = key;
-      entry.upstream = TranslateCluster(cluster, snapshot, entry.skipped);
+      entry.upstream = IsOriginalDestination(cluster) ? TranslateInboundWithoutOriginalDestination(cluster, entry.skipped)
+                                                      : TranslateCluster(cluster, snapshot, entry.skipped);
+      if (entry.upstream) {
+        if (std::string loop = LoopingNode(*entry.upstream, capture_ports); !loop.empty()) {
+          entry.skipped.push_back({absl::StrCat("Cluster ", name), "endpoints",
+                                   absl::StrCat(loop, " is APISIX's own capture port: a loop by construction; the "
+                                                      "cluster and the routes to it are dropped")});
+          entry.upstream.reset();
+        }
+      }
     }
     out.skipped.insert(out.skipped.end(), entry.skipped.begin(), entry.skipped.end());
     std::optional<apisix::Upstream> upstream = entry.upstream;
     next_upstreams.emplace(name, std::move(entry));
-    if (!upstream) continue;
+    if (!upstream) {
+      UpstreamRef ref;
+      ref.unusable = "not translated (see the cluster's own finding)";
+      upstreams.emplace(name, std::move(ref));
+      continue;
+    }
     upstream->id = ids.Assign(absl::StrCat("upstream:", name));
     std::string mirror_host;
     if (!upstream->nodes.empty()) {
@@ -107,30 +175,41 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
       mirror_host = absl::StrCat("http://", node.host.find(':') != std::string::npos ? "[" + node.host + "]" : node.host,
                                  ":", node.port);
     }
-    upstreams.emplace(name, UpstreamRef{upstream->id, upstream->connect_timeout_seconds, mirror_host});
+    UpstreamRef ref;
+    ref.id = upstream->id;
+    ref.connect_timeout_seconds = upstream->connect_timeout_seconds;
+    ref.mirror_host = std::move(mirror_host);
+    upstreams.emplace(name, std::move(ref));
     out.upstreams.push_back(*std::move(upstream));
   }
 
-  // Which listeners (address, port) use which route configuration, RDS or inline.
-  std::map<std::string, std::vector<std::pair<std::string, uint32_t>>> users;
+  // Which filter chains (direction, original destination) use which route configuration.
+  std::vector<RouteUse> uses;
+  std::vector<CatchAllChain> catch_alls;
   std::vector<envoy::config::route::v3::RouteConfiguration> inline_configs;
   for (const auto& [name, listener] : snapshot.listeners) {
     ListenerRoutes routes = ExtractListenerRoutes(listener, out.skipped);
-    const auto& socket = listener.address().socket_address();
-    std::pair<std::string, uint32_t> where{socket.address(), socket.port_value()};
-    for (const auto& rds : routes.rds_names) users[rds].push_back(where);
-    for (auto& config : routes.inline_configs) {
-      users[config.name()].push_back(where);
-      inline_configs.push_back(std::move(config));
-    }
+    for (auto& use : routes.uses) uses.push_back(std::move(use));
+    for (auto& chain : routes.catch_alls) catch_alls.push_back(std::move(chain));
+    for (auto& config : routes.inline_configs) inline_configs.push_back(std::move(config));
   }
+  std::map<std::string, std::vector<ChainDestination>> users;
+  for (const RouteUse& use : uses) {
+    auto& where = users[use.route_config];
+    if (std::find(where.begin(), where.end(), use.where) == where.end()) where.push_back(use.where);
+  }
+  const BindingPorts ports{options.outbound_capture_port, options.inbound_capture_port};
+  if (!original_destinations) ReportInboundShadowing(users, out.skipped);
   std::vector<const envoy::config::route::v3::RouteConfiguration*> translated_configs;
   std::map<std::string, CachedRoutes> next_routes;
   std::set<std::string> mirrored_clusters;
   auto translate = [&](const envoy::config::route::v3::RouteConfiguration& config) {
     translated_configs.push_back(&config);
-    std::optional<apisix::RouteVar> binding;
-    if (!options.original_dst_var.empty()) binding = ListenerBinding(users[config.name()], options.original_dst_var);
+    std::vector<apisix::RouteVar> binding;
+    if (original_destinations) {
+      binding = BindingVars(users[config.name()], config.name(), uses, options.original_dst_var, ports,
+                            absl::StrCat("RouteConfiguration ", config.name()), out.skipped);
+    }
     // The routes depend on the configuration, the upstreams it names and the listener binding.
     uint64_t key = HashMessage(config);
     const auto [routed, mirrored] = ReferencedClusters(config);
@@ -145,7 +224,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
       auto ref = upstreams.find(cluster);
       key = key * 31 + (ref == upstreams.end() ? 1 : StableHash64(ref->second.mirror_host));
     }
-    if (binding) key = key * 31 + StableHash64(binding->value);
+    for (const auto& v : binding) key = key * 31 + StableHash64(absl::StrCat(v.var, v.op, v.value, v.negate));
     CachedRoutes entry;
     bool hit = false;
     if (auto cached = routes_.find(config.name()); cached != routes_.end() && cached->second.key == key) {
@@ -162,9 +241,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
       entry = CachedRoutes{};
       entry.key = key;
       TranslateRouteConfiguration(config, upstreams, ids, entry.routes, entry.skipped, &entry.id_names);
-      if (binding) {
-        for (auto& route : entry.routes) route.vars.push_back(*binding);
-      }
+      for (auto& route : entry.routes) route.vars.insert(route.vars.end(), binding.begin(), binding.end());
     }
     out.routes.insert(out.routes.end(), entry.routes.begin(), entry.routes.end());
     out.skipped.insert(out.skipped.end(), entry.skipped.begin(), entry.skipped.end());
@@ -177,8 +254,19 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     // Listeners repeat one inline configuration in several filter chains; translate it once.
     if (translated.insert(config.name()).second) translate(config);
   }
+  if (original_destinations) {
+    TranslateCatchAlls(catch_alls, users, uses, upstreams, options, ids, out);
+  } else {
+    for (const CatchAllChain& chain : catch_alls) {
+      out.skipped.push_back({absl::StrCat("Listener ", chain.listener), absl::StrCat("filter_chains[", chain.chain, "]"),
+                             absl::StrCat("the catch-all for ", chain.where.ToString(),
+                                          " needs original destinations (the original-destination module)")});
+    }
+  }
   std::map<std::string, std::string> upstream_ids;
-  for (const auto& [cluster, ref] : upstreams) upstream_ids.emplace(cluster, ref.id);
+  for (const auto& [cluster, ref] : upstreams) {
+    if (!ref.id.empty()) upstream_ids.emplace(cluster, ref.id);
+  }
   ApplyRoutePoliciesToUpstreams(translated_configs, upstream_ids, out.upstreams, out.skipped);
   upstreams_ = std::move(next_upstreams);
   routes_ = std::move(next_routes);

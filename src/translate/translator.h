@@ -23,10 +23,20 @@ struct Translation {
 };
 
 struct TranslateOptions {
-  // When set, routes only match connections whose original destination is a listener that
-  // references their route configuration, tested on this nginx variable ("ip:port"). Stock nginx
-  // has none: the original agent patched it in as $connection_original_dst. Empty = off.
+  // The nginx variable holding a connection's original destination ("ip:port", IPv6 in brackets):
+  // our module's `original_dst`, or an operator's own. When set, routes match only connections
+  // whose original destination belongs to a listener that uses their route configuration
+  // (listener binding, docs/interception.md), and ORIGINAL_DST clusters (Istio's inbound,
+  // PassthroughCluster) send traffic to the original destination through `passthrough_location`.
+  // Empty = off: stock nginx has no such variable.
   std::string original_dst_var;
+  // The nginx named location that proxies to $original_dst (bundle mode renders it).
+  std::string passthrough_location = "@apisix_mesh_original_dst";
+  // APISIX's ports for captured traffic: inbound listeners' routes match only connections that
+  // arrived on the inbound one, outbound ones only the outbound one (0 = not tested), and no
+  // upstream may point at either on a loopback address (a loop by construction).
+  uint32_t outbound_capture_port = 9080;
+  uint32_t inbound_capture_port = 9081;
 };
 
 // APISIX 2.x's proxy-rewrite and response-rewrite take headers as one flat map (a value of "" removes

@@ -4,9 +4,13 @@
 // first '.') are translated together, as an agent watching them would.
 #include <filesystem>
 #include <map>
+#include <regex>
+#include <set>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "apisix/schema_check.h"
 #include "translate/translator.h"
 #include "xds/file_set.h"
@@ -27,8 +31,67 @@ std::map<std::string, std::vector<fs::path>> Scenarios(const fs::path& root) {
   return scenarios;
 }
 
-void CheckScenario(const std::string& name, const std::vector<fs::path>& files, size_t& objects) {
-  SCOPED_TRACE(name);
+// The vars of a route that bind it to listeners (the original destination and the capture port).
+std::vector<apisix::RouteVar> Binding(const apisix::Route& route) {
+  std::vector<apisix::RouteVar> out;
+  for (const auto& v : route.vars) {
+    if (v.var == "original_dst" || v.var == "server_port") out.push_back(v);
+  }
+  return out;
+}
+
+bool Matches(const std::vector<apisix::RouteVar>& binding, const std::string& server_port, const std::string& dst) {
+  for (const auto& v : binding) {
+    const std::string& value = v.var == "server_port" ? server_port : dst;
+    bool hit = v.op == "==" ? value == v.value : std::regex_search(value, std::regex(v.value));
+    if (hit == v.negate) return false;
+  }
+  return true;
+}
+
+// Listener binding as Envoy dispatches: a connection's original destination reaches the routes of
+// at most one listener (filter chain). Probed at every address and port the bindings name, plus
+// addresses and ports nobody names, over IPv4 and IPv6, on both capture ports.
+void CheckBindingIsExclusive(const Translation& t) {
+  std::set<std::string> addresses = {"10.1.2.3", "[fd00::1]"};
+  std::set<std::string> ports = {"1", "8080", "65000"};
+  // Literals as they appear in a var: "10.0.0.5:80" (==) or "10\\.0\\.0\\.5:80" (a regex).
+  const std::regex v4(R"(([0-9]+)\\?\.([0-9]+)\\?\.([0-9]+)\\?\.([0-9]+))"), v6(R"(\\?\[([0-9a-f:]+)\\?\])"),
+      port(R"(:([0-9]+))");
+  for (const auto& route : t.routes) {
+    for (const auto& v : Binding(route)) {
+      if (v.var != "original_dst") continue;
+      std::smatch m;
+      for (std::string text = v.value; std::regex_search(text, m, v4); text = m.suffix()) {
+        addresses.insert(absl::StrCat(m[1].str(), ".", m[2].str(), ".", m[3].str(), ".", m[4].str()));
+      }
+      for (std::string text = v.value; std::regex_search(text, m, v6); text = m.suffix()) {
+        addresses.insert(absl::StrCat("[", m[1].str(), "]"));
+      }
+      for (std::string text = v.value; std::regex_search(text, m, port); text = m.suffix()) ports.insert(m[1]);
+    }
+  }
+  for (const std::string server_port : {"9080", "9081"}) {
+    for (const auto& address : addresses) {
+      for (const auto& p : ports) {
+        const std::string dst = absl::StrCat(address, ":", p);
+        std::set<std::string> owners;  // distinct bindings among the routes this connection reaches
+        for (const auto& route : t.routes) {
+          auto binding = Binding(route);
+          if (binding.empty() || !Matches(binding, server_port, dst)) continue;
+          std::string key;
+          for (const auto& v : binding) key += absl::StrCat(v.var, v.negate ? " !" : " ", v.op, " ", v.value, "; ");
+          owners.insert(key);
+        }
+        EXPECT_LE(owners.size(), 1u) << "a connection on " << server_port << " for " << dst
+                                     << " reaches the routes of several listeners: " << absl::StrJoin(owners, " | ");
+      }
+    }
+  }
+}
+
+void CheckScenario(const std::string& name, const std::vector<fs::path>& files, size_t& objects, bool original_dst) {
+  SCOPED_TRACE(name + (original_dst ? " (original destinations)" : ""));
   xds::FileSet set;
   for (const auto& path : files) {
     bool changed = false;
@@ -37,8 +100,16 @@ void CheckScenario(const std::string& name, const std::vector<fs::path>& files, 
       EXPECT_NE(status.message().find(path.string()), absl::string_view::npos) << status;
     }
   }
-  Translation t = Translate(set.Merge());
+  TranslateOptions options;
+  if (original_dst) options.original_dst_var = "original_dst";
+  Translation t = Translate(set.Merge(), options);
+  if (original_dst) CheckBindingIsExclusive(t);
   for (const auto& route : t.routes) {
+    if (!original_dst) {
+      for (const auto& [plugin, conf] : route.plugins.items()) {
+        EXPECT_NE(plugin, "serverless-pre-function") << route.desc << ": a pass-through without original destinations";
+      }
+    }
     auto errors = apisix::CheckRouteSchema(nlohmann::json::parse(apisix::EncodeJson(route)));
     EXPECT_TRUE(errors.empty()) << route.desc << ": " << errors.front();
     // Bundle mode enables exactly kTranslatedPlugins in APISIX: nothing else may be emitted.
@@ -51,6 +122,10 @@ void CheckScenario(const std::string& name, const std::vector<fs::path>& files, 
     ++objects;
   }
   for (const auto& upstream : t.upstreams) {
+    for (const auto& node : upstream.nodes) {  // APISIX's capture ports on loopback: a loop
+      EXPECT_FALSE(node.host.rfind("127.", 0) == 0 && (node.port == 9080 || node.port == 9081))
+          << upstream.desc << " points at " << node.host << ":" << node.port;
+    }
     auto errors = apisix::CheckUpstreamSchema(nlohmann::json::parse(apisix::EncodeJson(upstream)));
     EXPECT_TRUE(errors.empty()) << upstream.desc << ": " << errors.front();
     ++objects;
@@ -66,14 +141,18 @@ TEST(CorpusTest, EveryScenarioTranslatesToSchemaValidObjects) {
   size_t objects = 0;
   auto scenarios = Scenarios(corpus);
   ASSERT_GT(scenarios.size(), 20u);
-  for (const auto& [name, files] : scenarios) CheckScenario(name, files, objects);
+  for (const auto& [name, files] : scenarios) {
+    CheckScenario(name, files, objects, false);
+    CheckScenario(name, files, objects, true);
+  }
   EXPECT_GT(objects, 100u);
 }
 
 TEST(CorpusTest, TheCheckedInCasesToo) {
   size_t objects = 0;
   for (const auto& [name, files] : Scenarios(fs::path(AGENT_TESTDATA_DIR) / "translate")) {
-    CheckScenario(name, files, objects);
+    CheckScenario(name, files, objects, false);
+    CheckScenario(name, files, objects, true);
   }
   EXPECT_GT(objects, 50u);
 }

@@ -1,5 +1,7 @@
 // Translation goldens: every case folder's input/*.json (real xDS from the corpus) is translated and
-// compared, as JSON, with its expected.json. AGENT_UPDATE_GOLDEN=1 rewrites the goldens.
+// compared, as JSON, with its expected.json (no original destinations: stock nginx) and its
+// expected.original-dst.json (the original-destination module: listener binding and pass-through).
+// AGENT_UPDATE_GOLDEN=1 rewrites the goldens.
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +23,7 @@ struct GoldenCase {
   std::string name;
   fs::path input_dir;
   fs::path expected;
+  bool original_dst = false;
 };
 
 std::vector<GoldenCase> Cases() {
@@ -31,6 +34,14 @@ std::vector<GoldenCase> Cases() {
                                                entry.path() / "expected.json"});
   }
   cases.push_back({"examples", fs::path(AGENT_EXAMPLES_DIR) / "xds", root / "examples.expected.json"});
+  const size_t plain = cases.size();
+  for (size_t i = 0; i < plain; ++i) {
+    GoldenCase bound = cases[i];
+    bound.name += "-original-dst";
+    bound.expected.replace_filename(bound.expected.stem().string() + ".original-dst.json");
+    bound.original_dst = true;
+    cases.push_back(std::move(bound));
+  }
   std::sort(cases.begin(), cases.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return cases;
 }
@@ -60,9 +71,11 @@ TEST_P(TranslationGoldenTest, MatchesExpected) {
     bool changed = false;
     ASSERT_TRUE(files.Load(path.string(), &changed).ok()) << path;
   }
-  nlohmann::json actual = TranslationAsJson(Translate(files.Merge()));
+  TranslateOptions options;
+  if (c.original_dst) options.original_dst_var = "original_dst";
+  nlohmann::json actual = TranslationAsJson(Translate(files.Merge(), options));
   // Same input, same bytes: translation is deterministic.
-  ASSERT_EQ(actual, TranslationAsJson(Translate(files.Merge())));
+  ASSERT_EQ(actual, TranslationAsJson(Translate(files.Merge(), options)));
 
   if (std::getenv("AGENT_UPDATE_GOLDEN") != nullptr) {
     std::ofstream(c.expected) << actual.dump(2) << "\n";

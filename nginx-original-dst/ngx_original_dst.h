@@ -1,0 +1,109 @@
+/*
+ * The original destination of a connection that iptables REDIRECT (or DNAT) sent to nginx:
+ * getsockopt(SO_ORIGINAL_DST) for IPv4, getsockopt(IP6T_SO_ORIGINAL_DST) for IPv6, both read
+ * from conntrack. Shared by the http and the stream modules (static: each module is its own .so).
+ *
+ * A connection counts as redirected only when conntrack has an original destination for it and
+ * that destination differs from the socket's local address; otherwise the variables are empty.
+ */
+#ifndef NGX_ORIGINAL_DST_H_INCLUDED_
+#define NGX_ORIGINAL_DST_H_INCLUDED_
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <netinet/in.h>
+
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80      /* <linux/netfilter_ipv4.h> */
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80 /* <linux/netfilter_ipv6/ip6_tables.h> */
+#endif
+
+/* What a variable shows (the variable's `data`). */
+enum {
+    NGX_ORIGINAL_DST_FULL = 0,  /* "10.0.0.5:8080", "[fd00::5]:8080" */
+    NGX_ORIGINAL_DST_ADDR,      /* "10.0.0.5", "fd00::5" */
+    NGX_ORIGINAL_DST_PORT       /* "8080" */
+};
+
+/*
+ * Fills `sa`/`len` with the original destination of `c`. NGX_OK when the connection was
+ * redirected, NGX_DECLINED when it was not (or is not TCP over IP), NGX_ERROR when the local
+ * address cannot be read.
+ */
+static ngx_int_t
+ngx_original_dst_lookup(ngx_connection_t *c, struct sockaddr *sa, socklen_t *len)
+{
+    int        level, name;
+    socklen_t  n;
+
+    if (c->local_sockaddr == NULL || c->local_socklen == 0) {
+        if (ngx_connection_local_sockaddr(c, NULL, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    switch (c->local_sockaddr->sa_family) {
+    case AF_INET:
+        level = SOL_IP;
+        name = SO_ORIGINAL_DST;
+        n = sizeof(struct sockaddr_in);
+        break;
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        level = SOL_IPV6;
+        name = IP6T_SO_ORIGINAL_DST;
+        n = sizeof(struct sockaddr_in6);
+        break;
+#endif
+    default:
+        return NGX_DECLINED;
+    }
+
+    if (c->type != SOCK_STREAM) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(sa, n);
+    if (getsockopt(c->fd, level, name, sa, &n) == -1) {
+        /* ENOENT: conntrack has no entry (not redirected, or conntrack not loaded) */
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, c->log, ngx_socket_errno,
+                       "original_dst: getsockopt(%d) failed", name);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_cmp_sockaddr(sa, n, c->local_sockaddr, c->local_socklen, 1) == NGX_OK) {
+        return NGX_DECLINED;  /* the connection was for this address: not redirected */
+    }
+
+    *len = n;
+    return NGX_OK;
+}
+
+/*
+ * Writes the text of `what` for connection `c` into `buf` (at least NGX_SOCKADDR_STRLEN bytes);
+ * returns its length, 0 when the connection was not redirected.
+ */
+static size_t
+ngx_original_dst_format(ngx_connection_t *c, ngx_uint_t what, u_char *buf)
+{
+    ngx_sockaddr_t  sa;
+    socklen_t       len;
+
+    if (ngx_original_dst_lookup(c, &sa.sockaddr, &len) != NGX_OK) {
+        return 0;
+    }
+
+    switch (what) {
+    case NGX_ORIGINAL_DST_ADDR:
+        return ngx_sock_ntop(&sa.sockaddr, len, buf, NGX_SOCKADDR_STRLEN, 0);
+    case NGX_ORIGINAL_DST_PORT:
+        return ngx_sprintf(buf, "%ui", ngx_inet_get_port(&sa.sockaddr)) - buf;
+    default:
+        return ngx_sock_ntop(&sa.sockaddr, len, buf, NGX_SOCKADDR_STRLEN, 1);
+    }
+}
+
+#endif /* NGX_ORIGINAL_DST_H_INCLUDED_ */

@@ -1,0 +1,37 @@
+// Listener binding: route vars that make a route configuration's routes match only the
+// connections of the listeners (filter chains) that use it, the way Envoy dispatches a redirected
+// connection by its original destination — exact address:port listeners first, then wildcard
+// address:port ones, then the catch-all chains of virtualOutbound/virtualInbound for ports
+// nobody else claims — and, by the APISIX port the connection arrived on, inbound apart from
+// outbound. Pure; see docs/interception.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apisix/resources.h"
+#include "translate/diagnostics.h"
+#include "translate/listener_translator.h"
+
+namespace agent::translate {
+
+struct BindingPorts {
+  uint32_t outbound = 0;  // APISIX's port for captured outbound traffic (0: direction not tested)
+  uint32_t inbound = 0;
+};
+
+// The vars for `mine` (the destinations of the route configuration or catch-all chain `owner`),
+// excluding the more specific destinations that other owners claim in `all`. Empty when `mine` is
+// (a route configuration no listener uses stays unbound). `var` is the nginx variable holding the
+// original destination as "ip:port" (IPv6 in brackets).
+std::vector<apisix::RouteVar> BindingVars(const std::vector<ChainDestination>& mine, const std::string& owner,
+                                          const std::vector<RouteUse>& all, const std::string& var,
+                                          const BindingPorts& ports, const std::string& resource,
+                                          Diagnostics& skipped);
+
+// The regex (without anchors) matching the original destinations of `where`, in the text nginx
+// gives them ("10.0.0.5:80", "[fd00::5]:80").
+std::string DestinationPattern(const ChainDestination& where);
+
+}  // namespace agent::translate

@@ -39,10 +39,10 @@ ngx_original_dst_lookup(ngx_connection_t *c, struct sockaddr *sa, socklen_t *len
     int        level, name;
     socklen_t  n;
 
-    if (c->local_sockaddr == NULL || c->local_socklen == 0) {
-        if (ngx_connection_local_sockaddr(c, NULL, 0) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    /* The connection's own address: a wildcard listener's (0.0.0.0:9080) is replaced by
+     * getsockname()'s. */
+    if (ngx_connection_local_sockaddr(c, NULL, 0) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     switch (c->local_sockaddr->sa_family) {

@@ -20,32 +20,39 @@ std::string Quote(const std::string& text) { return nlohmann::json(text).dump();
 }  // namespace
 
 std::string RenderBundleConfig(const BundleConfig& c) {
-  const bool passthrough = !c.original_dst_var.empty();
   std::string out = absl::StrCat(kRenderedMarker, " for bundle mode (APISIX ", c.line == VersionLine::k2x ? "2.x" : "3.x",
                                  "); rewritten at every start: put changes in the agent's flags.\n");
-  absl::StrAppend(&out, "apisix:\n  node_listen:\n    - ", c.node_listen, "\n");
-  if (!passthrough) absl::StrAppend(&out, "    - ", c.inbound_port, "\n");
+  // Both capture ports are APISIX listeners: the routes' listener binding tells them apart.
+  absl::StrAppend(&out, "apisix:\n  node_listen:\n    - ", c.node_listen, "\n    - ", c.inbound_port, "\n");
   // The configuration comes from xDS through the agent; nothing else may change it.
   absl::StrAppend(&out, "  enable_admin: false\n  ssl:\n    enable: false\n");
   // The agent supervises nginx: it must stay in the foreground and log where the agent reads.
+  // load_module must precede the events block: APISIX renders this snippet right after
+  // worker_processes.
   absl::StrAppend(&out,
                   "nginx_config:\n"
                   "  error_log: /dev/stderr\n"
                   "  main_configuration_snippet: |\n"
-                  "    daemon off;\n"
+                  "    daemon off;\n");
+  if (!c.original_dst_module.empty()) absl::StrAppend(&out, "    load_module ", c.original_dst_module, ";\n");
+  absl::StrAppend(&out,
                   "  http:\n"
                   "    access_log: /dev/stdout\n");
-  if (passthrough) {
+  if (!c.original_dst_var.empty()) {
+    // Pass-through to where the client connection was going (ORIGINAL_DST clusters): the address
+    // comes from the kernel (SO_ORIGINAL_DST), never from the request; a connection that was not
+    // redirected has none and gets 502, as Envoy answers when it has no upstream.
     absl::StrAppend(&out,
-                    "  http_configuration_snippet: |\n"
-                    "    server {\n"
-                    "      listen ", c.inbound_port, ";\n"
-                    "      location / {\n"
-                    "        proxy_http_version 1.1;\n"
-                    "        proxy_set_header Host $http_host;\n"
-                    "        proxy_set_header Via APISIX;\n"
-                    "        proxy_pass http://$", c.original_dst_var, ";\n"
+                    "  http_server_configuration_snippet: |\n"
+                    "    location ", c.passthrough_location, " {\n"
+                    "      if ($", c.original_dst_var, " = \"\") {\n"
+                    "        return 502;\n"
                     "      }\n"
+                    "      proxy_http_version 1.1;\n"
+                    "      proxy_set_header Host $http_host;\n"
+                    "      proxy_set_header Upgrade $http_upgrade;\n"
+                    "      proxy_set_header Connection $http_connection;\n"
+                    "      proxy_pass http://$", c.original_dst_var, ";\n"
                     "    }\n");
   }
   std::string etcd = absl::StrCat("etcd:\n  host:\n    - ", Quote(c.etcd_host), "\n  prefix: ", Quote(c.etcd_prefix),

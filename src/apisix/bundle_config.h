@@ -20,10 +20,13 @@ struct BundleConfig {
   std::string etcd_prefix = "/apisix";
   std::string etcd_user;      // when the agent requires etcd auth
   std::string etcd_password;
-  // The nginx variable holding a connection's original destination (a patched nginx); with it,
-  // inbound traffic on `inbound_port` is passed through to where it was going. Without it, the
-  // inbound port is one more APISIX listener, routed like the outbound one.
+  // The nginx variable holding a connection's original destination ("ip:port"): our module's
+  // `original_dst`, or an operator's own. With it, `passthrough_location` is rendered in APISIX's
+  // server: the named location the translation's pass-through routes hand requests to.
   std::string original_dst_var;
+  std::string passthrough_location = "@apisix_mesh_original_dst";
+  // The original-destination module (ngx_http_original_dst_module.so) to load; empty = none.
+  std::string original_dst_module;
 };
 
 // The first line of every file the agent renders: how it tells its own file from the user's.

@@ -22,11 +22,16 @@ absl::StatusOr<std::unique_ptr<apisix::ApisixRunner>> PrepareApisix(
   bundle.etcd_prefix = config.etcd_key_prefix;
   bundle.etcd_user = config.etcd_user;
   bundle.etcd_password = config.etcd_password;
-  bundle.original_dst_var = config.original_dst_var;
-  if (bundle.original_dst_var.empty()) {
-    log::Warn("bundle mode: without --original-dst-var, inbound traffic on port %d is routed by APISIX like outbound "
-              "traffic; passing it through to the original destination needs a patched nginx's variable",
-              config.apisix_inbound_port);
+  bundle.original_dst_var = config.effective_original_dst_var;
+  bundle.original_dst_module = config.original_dst_module_path;
+  if (!bundle.original_dst_module.empty()) {
+    log::Info("bundle mode: APISIX loads %s: routes are bound to their listeners, ORIGINAL_DST clusters pass through",
+              bundle.original_dst_module);
+  } else if (bundle.original_dst_var.empty()) {
+    log::Warn("bundle mode: no original-destination module (--original-dst-module %s found none): routes are not "
+              "bound to their listeners' ports, and pass-through routes (PassthroughCluster, ALLOW_ANY) are dropped; "
+              "build nginx-original-dst/ for APISIX's OpenResty and pass its path (docs/interception.md)",
+              config.original_dst_module);
   }
 
   const std::string path = config.apisix_home_path + "/conf/config.yaml";

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/tcp_listen.h"
+#include "config/original_dst_module.h"
 #include "iptables/host.h"
 
 namespace agent::cli {
@@ -23,6 +24,7 @@ struct Check {
   std::string name;
   bool ok;
   std::string detail;
+  bool warning = false;  // not ok, but bundle mode runs (degraded): reported, not counted as a failure
 };
 
 bool OnPath(const std::string& binary) {
@@ -41,6 +43,26 @@ Check PortFree(const std::string& what, const std::string& ip, int port) {
   if (!ec) ec = Listen(acceptor, {address, static_cast<uint16_t>(port)});
   const std::string where = config::ListenAddress{ip, static_cast<uint16_t>(port)}.ToString();
   return {absl::StrCat(what, " port"), !ec, ec ? absl::StrCat(where, " is taken: ", ec.message()) : where + " is free"};
+}
+
+// Whether APISIX will know where each connection was going; what is degraded without it.
+Check OriginalDestinations(const config::SidecarConfig& c) {
+  const std::string name = "original destinations";
+  if (!c.original_dst_var.empty()) {
+    return {name, true, absl::StrCat("$", c.original_dst_var, " (--original-dst-var): listener binding and pass-through on")};
+  }
+  auto module = config::ResolveOriginalDstModule(c.original_dst_module);
+  if (!module.ok()) return {name, false, std::string(module.status().message())};
+  if (!module->empty()) {
+    return {name, true, absl::StrCat(*module, " will be loaded: listener binding and pass-through on")};
+  }
+  std::string searched;
+  for (const auto& dir : config::OriginalDstModuleSearchPath()) absl::StrAppend(&searched, searched.empty() ? "" : ", ", dir);
+  return {name, false,
+          absl::StrCat("no ", config::kOriginalDstModuleFile, " (--original-dst-module ", c.original_dst_module,
+                       "; searched ", searched, "): routes of different ports shadow each other and pass-through "
+                       "routes (PassthroughCluster, ALLOW_ANY, inbound catch-all) are dropped"),
+          true};
 }
 
 }  // namespace
@@ -80,13 +102,14 @@ int RunPrecheck(const config::SidecarConfig& c) {
     checks.push_back(health.ok() ? PortFree("health (--health-listen)", health->ip, health->port)
                                  : Check{"health (--health-listen) port", false, std::string(health.status().message())});
   }
+  checks.push_back(OriginalDestinations(c));
   checks.push_back(PortFree("APISIX outbound (--apisix-port)", "0.0.0.0", c.apisix_port));
   checks.push_back(PortFree("APISIX inbound (--apisix-inbound-capture-port)", "0.0.0.0", c.apisix_inbound_port));
 
   int failed = 0;
   for (const Check& check : checks) {
-    std::cout << (check.ok ? "ok   " : "FAIL ") << check.name << ": " << check.detail << "\n";
-    failed += check.ok ? 0 : 1;
+    std::cout << (check.ok ? "ok   " : check.warning ? "WARN " : "FAIL ") << check.name << ": " << check.detail << "\n";
+    failed += check.ok || check.warning ? 0 : 1;
   }
   std::cout << (failed == 0 ? "precheck passed\n" : absl::StrCat("precheck failed: ", failed, " check(s)\n"));
   return failed == 0 ? 0 : 1;

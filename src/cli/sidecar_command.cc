@@ -77,7 +77,13 @@ int RunSidecar(config::SidecarConfig config) {
 
   const auto line = config.apisix_version == "2.x" ? apisix::VersionLine::k2x : apisix::VersionLine::k3x;
   translate::TranslateOptions translate_options;
-  translate_options.original_dst_var = config.original_dst_var;
+  translate_options.original_dst_var = config.effective_original_dst_var;
+  translate_options.outbound_capture_port = static_cast<uint32_t>(config.apisix_port);
+  translate_options.inbound_capture_port = static_cast<uint32_t>(config.apisix_inbound_port);
+  // The agent knows APISIX's ports where it renders them, or where the operator says connections
+  // are intercepted (an original-destination variable).
+  translate_options.bind_direction =
+      config.run_mode == config::kRunModeBundle || !config.effective_original_dst_var.empty();
   reconcile::Reconciler reconciler(store, apisix::KeyLayout(config.etcd_key_prefix, line), translate_options);
   reconciler.Initialize();
 

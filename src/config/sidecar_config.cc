@@ -1,6 +1,7 @@
 #include "absl/strings/string_view.h"
 #include "config/sidecar_config.h"
 #include "config/flag_checks.h"
+#include "config/original_dst_module.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,8 +40,13 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
   app.add_option("--max-request-bytes", c.max_request_bytes, "largest etcd request accepted (etcd's default)")
       ->capture_default_str();
   app.add_option("--original-dst-var", c.original_dst_var,
-                 "nginx variable holding a connection's original destination (ip:port), e.g. connection_original_dst; "
-                 "when set, routes only match connections to the listeners that use them");
+                 "nginx variable holding a connection's original destination (ip:port), e.g. original_dst; when set, "
+                 "routes only match connections to the listeners that use them and ORIGINAL_DST clusters pass "
+                 "through (bundle mode sets it when it loads the original-destination module)");
+  app.add_option("--original-dst-module", c.original_dst_module,
+                 "bundle mode: auto | none | the path of ngx_http_original_dst_module.so for APISIX to load (auto: "
+                 "beside the agent, then /usr/local/lib/apisix-mesh-agent)")
+      ->capture_default_str();
   app.add_option("--xds-ca-file", c.xds_ca_file, "grpcs://: CA bundle to verify the control plane (default: system roots)");
   app.add_option("--xds-client-cert", c.xds_client_cert, "grpcs://: client certificate (PEM) for mutual TLS");
   app.add_option("--xds-client-key", c.xds_client_key, "grpcs://: client key (PEM) for mutual TLS");
@@ -115,6 +121,16 @@ absl::Status Validate(SidecarConfig& c) {
   if (auto s = CheckOneOf("--xds-protocol", c.xds_protocol, {"sotw", "delta"}); !s.ok()) return s;
   if (c.ready_timeout_seconds < 1 || c.ready_timeout_seconds > 3600) {
     return absl::InvalidArgumentError("--ready-timeout: must be between 1 and 3600 seconds");
+  }
+  c.original_dst_module_path.clear();
+  c.effective_original_dst_var = c.original_dst_var;
+  if (c.run_mode == kRunModeBundle && c.original_dst_var.empty()) {
+    auto module = ResolveOriginalDstModule(c.original_dst_module);
+    if (!module.ok()) return module.status();
+    c.original_dst_module_path = *module;
+    if (!module->empty()) c.effective_original_dst_var = kOriginalDstModuleVar;
+  } else if (c.original_dst_module != "auto" && c.original_dst_module != "none") {
+    if (auto module = ResolveOriginalDstModule(c.original_dst_module); !module.ok()) return module.status();
   }
   if (auto s = CheckPort("--apisix-port", c.apisix_port); !s.ok()) return s;
   if (auto s = CheckPort("--apisix-inbound-capture-port", c.apisix_inbound_port); !s.ok()) return s;

@@ -39,6 +39,7 @@ struct SidecarConfig {
   uint64_t max_request_bytes = 1572864;  // etcd's default
   std::string revision_file;              // where the last revision is kept across restarts
   std::string original_dst_var;           // nginx variable with the original destination: binds routes to listeners
+  std::string original_dst_module = "auto";  // bundle mode: auto | none | path of ngx_http_original_dst_module.so
   std::string xds_ca_file;                // grpcs://: CA bundle (default: the system roots)
   std::string xds_client_cert;            // grpcs://: client certificate and key for mutual TLS
   std::string xds_client_key;
@@ -56,6 +57,10 @@ struct SidecarConfig {
   std::optional<ListenAddress> health;  // unset when --health-listen is ""
   std::string xds_target;  // host:port of --xds-config-source
   bool xds_tls = false;    // grpcs://
+  // Original destinations: the module bundle mode loads ("" = none), and the variable routes and
+  // the pass-through read (--original-dst-var, else the module's; "" = not available).
+  std::string original_dst_module_path;
+  std::string effective_original_dst_var;
 };
 
 void RegisterSidecarFlags(CLI::App& app, SidecarConfig& config);

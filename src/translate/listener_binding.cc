@@ -86,6 +86,7 @@ std::vector<apisix::RouteVar> BindingVars(const std::vector<ChainDestination>& m
     }
   }
 
+  if (var.empty()) return vars;
   // Where the connection was going: one of mine, and none that a more specific listener claims.
   std::vector<std::string> positive;
   bool universal = false;

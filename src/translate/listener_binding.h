@@ -24,7 +24,7 @@ struct BindingPorts {
 // The vars for `mine` (the destinations of the route configuration or catch-all chain `owner`),
 // excluding the more specific destinations that other owners claim in `all`. Empty when `mine` is
 // (a route configuration no listener uses stays unbound). `var` is the nginx variable holding the
-// original destination as "ip:port" (IPv6 in brackets).
+// original destination as "ip:port" (IPv6 in brackets); empty: only the direction is bound.
 std::vector<apisix::RouteVar> BindingVars(const std::vector<ChainDestination>& mine, const std::string& owner,
                                           const std::vector<RouteUse>& all, const std::string& var,
                                           const BindingPorts& ports, const std::string& resource,

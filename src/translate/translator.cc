@@ -102,8 +102,10 @@ void TranslateCatchAlls(const std::vector<CatchAllChain>& catch_alls,
     route.uris = {"/*"};
     route.priority = 0;  // below every route of a route configuration (their priorities start at 1)
     route.vars = BindingVars({chain.where}, owner, uses, options.original_dst_var,
-                             BindingPorts{options.outbound_capture_port, options.inbound_capture_port}, resource,
-                             out.skipped);
+                             options.bind_direction
+                                 ? BindingPorts{options.outbound_capture_port, options.inbound_capture_port}
+                                 : BindingPorts{},
+                             resource, out.skipped);
     if (!ref->second.original_destination_location.empty()) {
       route.plugins["serverless-pre-function"] = OriginalDestinationPlugin(ref->second.original_destination_location);
     } else {
@@ -198,7 +200,9 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     auto& where = users[use.route_config];
     if (std::find(where.begin(), where.end(), use.where) == where.end()) where.push_back(use.where);
   }
-  const BindingPorts ports{options.outbound_capture_port, options.inbound_capture_port};
+  const BindingPorts ports = options.bind_direction
+                                 ? BindingPorts{options.outbound_capture_port, options.inbound_capture_port}
+                                 : BindingPorts{};
   if (!original_destinations) ReportInboundShadowing(users, out.skipped);
   std::vector<const envoy::config::route::v3::RouteConfiguration*> translated_configs;
   std::map<std::string, CachedRoutes> next_routes;
@@ -206,7 +210,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   auto translate = [&](const envoy::config::route::v3::RouteConfiguration& config) {
     translated_configs.push_back(&config);
     std::vector<apisix::RouteVar> binding;
-    if (original_destinations) {
+    if (original_destinations || options.bind_direction) {
       binding = BindingVars(users[config.name()], config.name(), uses, options.original_dst_var, ports,
                             absl::StrCat("RouteConfiguration ", config.name()), out.skipped);
     }

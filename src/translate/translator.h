@@ -32,11 +32,13 @@ struct TranslateOptions {
   std::string original_dst_var;
   // The nginx named location that proxies to $original_dst (bundle mode renders it).
   std::string passthrough_location = "@apisix_mesh_original_dst";
-  // APISIX's ports for captured traffic: inbound listeners' routes match only connections that
-  // arrived on the inbound one, outbound ones only the outbound one (0 = not tested), and no
-  // upstream may point at either on a loopback address (a loop by construction).
+  // APISIX's ports for captured traffic: no upstream may point at either on a loopback address (a
+  // loop by construction), and with `bind_direction` inbound listeners' routes match only
+  // connections that arrived on the inbound one, outbound ones only the outbound one ($server_port,
+  // which stock nginx has: on in bundle mode, where the agent renders those ports).
   uint32_t outbound_capture_port = 9080;
   uint32_t inbound_capture_port = 9081;
+  bool bind_direction = false;
 };
 
 // APISIX 2.x's proxy-rewrite and response-rewrite take headers as one flat map (a value of "" removes

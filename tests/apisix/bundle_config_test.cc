@@ -45,14 +45,27 @@ TEST(BundleConfigTest, TwoXUsesTheTopLevelEtcdBlock) {
   EXPECT_FALSE(Has(yaml, "deployment:"));
 }
 
-TEST(BundleConfigTest, InboundPassthroughNeedsTheOriginalDestinationVariable) {
+TEST(BundleConfigTest, TheModuleIsLoadedAndThePassThroughLocationRendered) {
+  BundleConfig c = Example(VersionLine::k3x);
+  EXPECT_FALSE(Has(RenderBundleConfig(c), "load_module"));
+  EXPECT_FALSE(Has(RenderBundleConfig(c), "@apisix_mesh_original_dst"));
+  c.original_dst_var = "original_dst";
+  c.original_dst_module = "/usr/local/lib/apisix-mesh-agent/ngx_http_original_dst_module.so";
+  const std::string yaml = RenderBundleConfig(c);
+  EXPECT_TRUE(Has(yaml, "  node_listen:\n    - 9080\n    - 9081\n"));  // both ports: APISIX routes both
+  EXPECT_TRUE(Has(yaml, "  main_configuration_snippet: |\n    daemon off;\n"
+                        "    load_module /usr/local/lib/apisix-mesh-agent/ngx_http_original_dst_module.so;\n"));
+  EXPECT_TRUE(Has(yaml, "  http_server_configuration_snippet: |\n    location @apisix_mesh_original_dst {\n"
+                        "      if ($original_dst = \"\") {\n        return 502;\n      }\n"));
+  EXPECT_TRUE(Has(yaml, "      proxy_pass http://$original_dst;\n"));
+}
+
+TEST(BundleConfigTest, AnOperatorsOwnVariableNeedsNoModule) {
   BundleConfig c = Example(VersionLine::k3x);
   c.original_dst_var = "connection_original_dst";
   const std::string yaml = RenderBundleConfig(c);
-  EXPECT_TRUE(Has(yaml, "  node_listen:\n    - 9080\n  enable_admin"));  // 9081 is not an APISIX listener
-  EXPECT_TRUE(Has(yaml, "      listen 9081;\n"));
-  EXPECT_TRUE(Has(yaml, "        proxy_pass http://$connection_original_dst;\n"));
-  EXPECT_TRUE(Has(yaml, "        proxy_set_header Via APISIX;\n"));
+  EXPECT_FALSE(Has(yaml, "load_module"));
+  EXPECT_TRUE(Has(yaml, "      proxy_pass http://$connection_original_dst;\n"));
 }
 
 std::string Read(const std::string& path) {

@@ -101,7 +101,10 @@ void CheckScenario(const std::string& name, const std::vector<fs::path>& files, 
     }
   }
   TranslateOptions options;
-  if (original_dst) options.original_dst_var = "original_dst";
+  if (original_dst) {
+    options.original_dst_var = "original_dst";
+    options.bind_direction = true;
+  }
   Translation t = Translate(set.Merge(), options);
   if (original_dst) CheckBindingIsExclusive(t);
   for (const auto& route : t.routes) {

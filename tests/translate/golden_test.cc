@@ -72,7 +72,10 @@ TEST_P(TranslationGoldenTest, MatchesExpected) {
     ASSERT_TRUE(files.Load(path.string(), &changed).ok()) << path;
   }
   TranslateOptions options;
-  if (c.original_dst) options.original_dst_var = "original_dst";
+  if (c.original_dst) {
+    options.original_dst_var = "original_dst";
+    options.bind_direction = true;
+  }
   nlohmann::json actual = TranslationAsJson(Translate(files.Merge(), options));
   // Same input, same bytes: translation is deterministic.
   ASSERT_EQ(actual, TranslationAsJson(Translate(files.Merge(), options)));

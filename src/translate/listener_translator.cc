@@ -109,11 +109,13 @@ ListenerRoutes ExtractListenerRoutes(const envoy::config::listener::v3::Listener
                          "terminating TLS needs certificates from SDS; this chain's TLS is not translated"});
     }
     ChainDestination where;
-    const bool bindable = ChainDestinationOf(listener, chain, resource, skipped, where);
+    // A chain whose destinations cannot be told apart is not translated at all: unbound, its
+    // routes would take connections that belong to other listeners.
+    if (!ChainDestinationOf(listener, chain, resource, skipped, where)) return;
     for (const auto& filter : chain.filters()) {
       if (filter.has_typed_config() && filter.typed_config().Is<TcpProxy>()) {
         TcpProxy tcp;
-        if (bindable && where.port == 0 && filter.typed_config().UnpackTo(&tcp) && tcp.has_cluster() &&
+        if (where.port == 0 && filter.typed_config().UnpackTo(&tcp) && tcp.has_cluster() &&
             MatchesOriginalDestination(listener)) {
           out.catch_alls.push_back({listener.name(), chain.name(), tcp.cluster(), where});
           continue;
@@ -150,7 +152,7 @@ ListenerRoutes ExtractListenerRoutes(const envoy::config::listener::v3::Listener
       } else if (hcm.has_scoped_routes()) {
         skipped.push_back({resource, "scoped_routes", "scoped route configurations are not translated"});
       }
-      if (bindable && !config_name.empty()) out.uses.push_back({config_name, where});
+      if (!config_name.empty()) out.uses.push_back({config_name, where});
     }
   };
   for (const auto& chain : listener.filter_chains()) visit_chain(chain);

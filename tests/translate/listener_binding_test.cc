@@ -184,5 +184,28 @@ TEST(PassThroughTest, APassThroughCannotBeOneBranchOfATrafficSplit) {
   EXPECT_TRUE(Has(t.skipped, "cannot be one branch of a traffic split"));
 }
 
+TEST(PassThroughTest, RegistryOnlyCatchAllAnswersFromTheEmptyBlackHole) {
+  xds::ResourceSnapshot s;
+  s.clusters["BlackHoleCluster"] =
+      FromJson<envoy::config::cluster::v3::Cluster>(R"({"name":"BlackHoleCluster","type":"STATIC"})");
+  s.listeners["virtualOutbound"] = FromJson<envoy::config::listener::v3::Listener>(
+      R"({"name":"virtualOutbound","useOriginalDst":true,"trafficDirection":"OUTBOUND",
+          "address":{"socketAddress":{"address":"0.0.0.0","portValue":15001}},
+          "filterChains":[{"name":"virtualOutbound-catchall-tcp","filters":[{"name":"envoy.filters.network.tcp_proxy",
+            "typedConfig":{"@type":"type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                           "statPrefix":"BlackHoleCluster","cluster":"BlackHoleCluster"}}]}]})");
+  TranslateOptions options;
+  options.original_dst_var = "original_dst";
+  options.bind_direction = true;
+  Translation t = Translate(s, options);
+  ASSERT_EQ(t.upstreams.size(), 1u);
+  EXPECT_TRUE(t.upstreams[0].nodes.empty());  // APISIX: "no valid upstream node", 502
+  ASSERT_EQ(t.routes.size(), 1u);
+  EXPECT_EQ(t.routes[0].upstream_id, t.upstreams[0].id);
+  EXPECT_EQ(t.routes[0].priority, 0);
+  EXPECT_EQ(t.routes[0].vars, (std::vector<apisix::RouteVar>{{"server_port", "==", "9080", false}}));
+  EXPECT_TRUE(Translate(s).routes.empty());  // without original destinations: reported, not routed
+}
+
 }  // namespace
 }  // namespace agent::translate

@@ -186,16 +186,20 @@ TEST(FilterConfigTest, FaultAndCorsPerRoute) {
   EXPECT_EQ(t.plugins_used, (std::set<std::string>{"cors", "fault-injection"}));
 }
 
-TEST(IstioClustersTest, InboundAndPassthroughClustersGetLocalNodes) {
+// Without original destinations: the inbound cluster is the local application on its port; the
+// pass-through cluster has no address that is not APISIX itself (it was 127.0.0.1:9081, a loop).
+TEST(IstioClustersTest, WithoutOriginalDestinationsOnlyInboundClustersGetLocalNodes) {
   xds::ResourceSnapshot s;
   s.clusters["inbound|8080||"] = FromJson<envoy::config::cluster::v3::Cluster>(
       R"({"name":"inbound|8080||","type":"ORIGINAL_DST","lbPolicy":"CLUSTER_PROVIDED"})");
   s.clusters["PassthroughCluster"] = FromJson<envoy::config::cluster::v3::Cluster>(
       R"({"name":"PassthroughCluster","type":"ORIGINAL_DST","lbPolicy":"CLUSTER_PROVIDED"})");
   Translation t = Translate(s);
-  ASSERT_EQ(t.upstreams.size(), 2u);
-  EXPECT_EQ(t.upstreams[0].nodes, (std::vector<apisix::UpstreamNode>{{"127.0.0.1", 9081, 1, 0}}));  // Passthrough…
-  EXPECT_EQ(t.upstreams[1].nodes, (std::vector<apisix::UpstreamNode>{{"127.0.0.1", 8080, 1, 0}}));  // inbound|8080||
+  ASSERT_EQ(t.upstreams.size(), 1u);
+  EXPECT_EQ(t.upstreams[0].name, "inbound|8080||");
+  EXPECT_EQ(t.upstreams[0].nodes, (std::vector<apisix::UpstreamNode>{{"127.0.0.1", 8080, 1, 0}}));
+  ASSERT_EQ(t.skipped.size(), 1u);
+  EXPECT_EQ(t.skipped[0].resource, "Cluster PassthroughCluster");
 }
 
 }  // namespace

@@ -40,7 +40,8 @@ std::string UnaryErrorBody(const absl::Status& status) {
   body["error"] = std::string(status.message());
   body["message"] = std::string(status.message());
   body["code"] = static_cast<int>(status.code());
-  return body.dump();
+  // Parser messages quote the client's bytes, which need not be UTF-8: replaced, never thrown on.
+  return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 int HttpStatusFromCode(absl::StatusCode code) {

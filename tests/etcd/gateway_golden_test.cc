@@ -258,5 +258,22 @@ TEST(EtcdDifferentialTest, ReplayEveryCaptureInOrder) {
   }
 }
 
+// Issue 12, probe 1: one byte that is not UTF-8 aborted the agent (the parser's message quotes the
+// body, and the error reply was encoded with a throwing JSON writer). Every unary path.
+TEST(GatewayRobustnessTest, InvalidUtf8InABodyIsAClearErrorNotACrash) {
+  store::KvStore store;
+  EtcdApi api(store, EtcdGoldenIdentity(), EtcdApiOptions{});
+  for (const char* path : {"/v3/kv/range", "/v3/kv/put", "/v3/kv/deleterange", "/v3/kv/txn", "/v3/kv/compaction",
+                           "/v3/lease/grant", "/v3/lease/revoke", "/v3/lease/keepalive", "/v3/auth/authenticate"}) {
+    for (const std::string& body : {std::string("{\"key\":\"\xff\"}"), std::string("{\"\xc3\":1}"),
+                                   std::string("\xfe\xff")}) {
+      auto reply = HandleUnaryRequest(api, "POST", path, "", body);
+      ASSERT_TRUE(reply.has_value()) << path;
+      EXPECT_EQ(reply->status, 400) << path << " " << reply->body;
+      EXPECT_TRUE(json::accept(reply->body)) << path << ": " << reply->body;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace agent::etcd

@@ -1,6 +1,8 @@
 #include "absl/strings/string_view.h"
 #include "xds/discovery_json.h"
 
+#include <algorithm>
+
 #include <set>
 
 #include <google/protobuf/descriptor.h>
@@ -80,6 +82,33 @@ void Insert(std::map<std::string, Message>& into, Message message, DecodeReport&
   into.insert_or_assign(std::move(name), std::move(message));
 }
 
+// How deeply objects and arrays nest, strings skipped: the careful path's DOM, its destructor and
+// the unknown-Any rewrite recurse, so a document nested 30,000 deep would overflow the stack.
+size_t NestingDepth(absl::string_view json) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// Protobuf's JSON parser stops at the same depth; real xDS nests a few dozen levels.
+constexpr size_t kMaxNestingDepth = 100;
+
 absl::StatusOr<envoy::service::discovery::v3::DiscoveryResponse> ParseResponse(absl::string_view json,
                                                                                DecodeReport* report) {
   envoy::service::discovery::v3::DiscoveryResponse response;
@@ -93,6 +122,10 @@ absl::StatusOr<envoy::service::discovery::v3::DiscoveryResponse> ParseResponse(a
   }
   // The careful path: unknown Anys replaced, and JSON errors with the position and reason.
   response.Clear();
+  if (const size_t depth = NestingDepth(json); depth > kMaxNestingDepth) {
+    return absl::InvalidArgumentError(absl::StrCat("objects and arrays nest ", depth, " levels deep; at most ",
+                                                   kMaxNestingDepth, " are accepted"));
+  }
   nlohmann::json document = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) {
     // Re-parse with exceptions only on the error path, for the parser's position and reason.

@@ -26,6 +26,7 @@ EtcdServer::EtcdServer(store::KvStore& store, config::ListenAddress listen, Etcd
       api_(store, ClusterIdentity::ForClientUrl(absl::StrCat("http://", listen_.ToString())), std::move(options)),
       acceptor_(io_),
       lease_timer_(io_),
+      accept_backoff_(io_.get_executor()),
       kv_service_(api_),
       watch_service_(api_),
       lease_service_(api_),
@@ -66,6 +67,7 @@ void EtcdServer::Stop() {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
       lease_timer_.cancel();
+      accept_backoff_.Cancel();
     });
   }
   if (grpc_server_) {
@@ -79,26 +81,32 @@ void EtcdServer::Stop() {
 
 void EtcdServer::Accept() {
   acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec) {
-      socket.set_option(tcp::no_delay(true), ec);
-      Sniff(std::make_shared<tcp::socket>(std::move(socket)));
-    } else {
-      log::Warn("etcd endpoint: accept failed: %s", ec.message());
-    }
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) return accept_backoff_.Failed("etcd endpoint", ec, [this] { Accept(); });
+    accept_backoff_.Succeeded();
+    socket.set_option(tcp::no_delay(true), ec);
+    Sniff(std::make_shared<tcp::socket>(std::move(socket)));
     Accept();
   });
 }
 
-void EtcdServer::Sniff(std::shared_ptr<tcp::socket> socket) {
-  socket->async_wait(tcp::socket::wait_read, [this, socket](boost::system::error_code ec) {
+void EtcdServer::Sniff(std::shared_ptr<tcp::socket> socket, int waited_ms) {
+  socket->async_wait(tcp::socket::wait_read, [this, socket, waited_ms](boost::system::error_code ec) {
     if (ec) return;
     char peek[3];
     ssize_t n = ::recv(socket->native_handle(), peek, sizeof(peek), MSG_PEEK);
     if (n <= 0) return;  // closed before saying anything
     static constexpr char kPreface[] = "PRI";
     if (std::memcmp(peek, kPreface, static_cast<size_t>(n)) == 0 && n < 3) {
-      Sniff(socket);  // a partial "PR": wait for the rest
+      // A partial "PR": the bytes stay peeked, so the socket stays readable — waiting for
+      // readability again would spin. Look again shortly; a client that never sends the third
+      // byte is dropped after 10 s (gRPC's own handshake timeout is shorter).
+      constexpr int kStepMs = 20, kGiveUpMs = 10000;
+      if (waited_ms >= kGiveUpMs) return;
+      auto timer = std::make_shared<asio::steady_timer>(socket->get_executor(), std::chrono::milliseconds(kStepMs));
+      timer->async_wait([this, socket, timer, waited_ms](boost::system::error_code) {
+        Sniff(socket, waited_ms + kStepMs);
+      });
       return;
     }
     if (std::memcmp(peek, kPreface, 3) == 0) {

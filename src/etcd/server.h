@@ -14,6 +14,7 @@
 #include <grpcpp/server.h>
 
 #include "absl/status/status.h"
+#include "common/accept_backoff.h"
 #include "config/listen_address.h"
 #include "etcd/etcd_api.h"
 #include "etcd/grpc_services.h"
@@ -34,7 +35,7 @@ class EtcdServer {
 
  private:
   void Accept();
-  void Sniff(std::shared_ptr<boost::asio::ip::tcp::socket> socket);
+  void Sniff(std::shared_ptr<boost::asio::ip::tcp::socket> socket, int waited_ms = 0);
   void ScheduleLeaseExpiry();
 
   config::ListenAddress listen_;
@@ -43,6 +44,7 @@ class EtcdServer {
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer lease_timer_;
+  AcceptBackoff accept_backoff_;
   std::vector<std::thread> io_threads_;
   KvService kv_service_;
   WatchService watch_service_;

@@ -63,7 +63,8 @@ class ProbeSession : public std::enable_shared_from_this<ProbeSession> {
 
 }  // namespace
 
-HealthServer::HealthServer(asio::io_context& io, const Readiness& readiness) : readiness_(readiness), acceptor_(io) {}
+HealthServer::HealthServer(asio::io_context& io, const Readiness& readiness)
+    : readiness_(readiness), acceptor_(io), accept_backoff_(io.get_executor()) {}
 
 absl::Status HealthServer::Start(const config::ListenAddress& listen) {
   boost::system::error_code ec;
@@ -79,11 +80,15 @@ absl::Status HealthServer::Start(const config::ListenAddress& listen) {
 void HealthServer::Stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  accept_backoff_.Cancel();
 }
 
 void HealthServer::Accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
-    if (ec) return;  // closed
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // closed
+    // Out of descriptors, say: kubelet must still get answers once it passes, so never give up.
+    if (ec) return accept_backoff_.Failed("health endpoint", ec, [this] { Accept(); });
+    accept_backoff_.Succeeded();
     std::make_shared<ProbeSession>(std::move(socket), readiness_)->Read();
     Accept();
   });

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "absl/status/status.h"
+#include "common/accept_backoff.h"
 #include "config/listen_address.h"
 #include "health/readiness.h"
 
@@ -27,6 +28,7 @@ class HealthServer {
 
   const Readiness& readiness_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  AcceptBackoff accept_backoff_;
   uint16_t port_ = 0;
 };
 

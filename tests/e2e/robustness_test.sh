@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Issue 12's probes 5 and 6 against the real binary:
+#   5. a connection that sends "P" or "PR" and stalls must not burn a core (the one-port sniffer);
+#   6. out of file descriptors, the etcd and health listeners back off instead of spinning, and
+#      both answer again once descriptors are free (the health listener used to stop for good).
+source "$(dirname "$0")/lib.sh"
+AGENT_BIN=$1
+EXAMPLES="$(cd "$(dirname "$0")/../.." && pwd)/examples/xds"
+work=$(mktemp -d)
+cleanup() { [ -n "${PIDS:-}" ] && kill $PIDS 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
+
+start_agent "$AGENT_BIN" "$EXAMPLES" "$work/agent.log"
+PIDS="$AGENT_PID"
+hz=$(getconf CLK_TCK)
+for prefix in P PR; do
+  before=$(cpu_ticks "$AGENT_PID")
+  python3 - "$ENDPOINT" "$prefix" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.sendall(sys.argv[2].encode())
+time.sleep(2)
+PY
+  used=$(( $(cpu_ticks "$AGENT_PID") - before ))
+  check "a connection stalled after \"$prefix\" costs no CPU (${used} ticks of $((2 * hz)) in 2 s)" test "$used" -lt $((hz / 2))
+done
+check "the agent still answers" curl -sf "http://$ENDPOINT/version" -o /dev/null
+
+# 64 descriptors: the agent's own use is about 20; 120 client connections exhaust them.
+"$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
+  >"$work/small.log" 2>&1 &
+SMALL=$!
+PIDS="$PIDS $SMALL"
+prlimit --pid "$SMALL" --nofile=64:64
+wait_for 20 grep -qs "ready in" "$work/small.log" || { cat "$work/small.log"; exit 1; }
+etcd=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$work/small.log" | head -1)
+health=$(sed -n 's/.*health checks on http:\/\/\(127\.0\.0\.1:[0-9]*\).*/\1/p' "$work/small.log" | head -1)
+before=$(cpu_ticks "$SMALL")
+python3 - "$etcd" "$health" <<'PY'
+import socket, sys, time
+held = []
+for target in (sys.argv[1], sys.argv[2]):
+    host, port = target.rsplit(":", 1)
+    for _ in range(60):
+        try:
+            held.append(socket.create_connection((host, int(port)), timeout=1))
+        except OSError:
+            pass
+time.sleep(3)  # the kernel's backlog completes connections the agent cannot accept
+PY
+used=$(( $(cpu_ticks "$SMALL") - before ))
+check "out of descriptors: no spinning (${used} ticks in 3 s)" test "$used" -lt "$hz"
+reports=$(grep -c "accept failed" "$work/small.log" || true)
+check "out of descriptors: reported, not flooded ($reports lines)" test "$reports" -ge 1 -a "$reports" -le 10
+check "afterwards the etcd API answers again" wait_for 5 curl -sf -m 1 "http://$etcd/version" -o /dev/null
+check "afterwards /healthz/live answers again" wait_for 5 curl -sf -m 1 "http://$health/healthz/live" -o /dev/null
+finish

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_nesting.h"
 #include "nlohmann/json.hpp"
 
 namespace agent::etcd {
@@ -75,24 +76,8 @@ bool SplitJsonObjects(absl::string_view body, std::vector<absl::string_view>& ou
     if (i == body.size()) return true;
     if (body[i] != '{') return false;
     const size_t start = i;
-    int depth = 0;
-    bool in_string = false;
-    for (; i < body.size(); ++i) {
-      const char c = body[i];
-      if (in_string) {
-        if (c == '\\') {
-          ++i;
-        } else if (c == '"') {
-          in_string = false;
-        }
-      } else if (c == '"') {
-        in_string = true;
-      } else if (c == '{' || c == '[') {
-        ++depth;
-      } else if ((c == '}' || c == ']') && --depth == 0) {
-        break;
-      }
-    }
+    JsonNesting nesting;
+    while (i < body.size() && nesting.Feed(body[i]) > 0) ++i;
     if (i >= body.size()) return false;
     out.push_back(body.substr(start, ++i - start));
   }

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "common/json_nesting.h"
+
 #include <set>
 
 #include <google/protobuf/descriptor.h>
@@ -85,25 +87,10 @@ void Insert(std::map<std::string, Message>& into, Message message, DecodeReport&
 // How deeply objects and arrays nest, strings skipped: the careful path's DOM, its destructor and
 // the unknown-Any rewrite recurse, so a document nested 30,000 deep would overflow the stack.
 size_t NestingDepth(absl::string_view json) {
-  size_t depth = 0, deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-    } else if ((c == '}' || c == ']') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
+  JsonNesting nesting;
+  int deepest = 0;
+  for (char c : json) deepest = std::max(deepest, nesting.Feed(c));
+  return static_cast<size_t>(deepest);
 }
 
 // Protobuf's JSON parser stops at the same depth; real xDS nests a few dozen levels.

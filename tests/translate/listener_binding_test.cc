@@ -3,23 +3,17 @@
 // original destinations.
 #include "translate/listener_binding.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <regex>
 
 #include "translate/translator.h"
+#include "translate/from_json.h"
 
 namespace agent::translate {
 namespace {
 
-template <typename Message>
-Message FromJson(const std::string& json) {
-  Message m;
-  auto status = google::protobuf::util::JsonStringToMessage(json, &m);
-  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << json;
-  return m;
-}
+using testing::FromJson;
 
 ChainDestination Outbound(std::string address, uint32_t port) { return {false, ChainDestination::Family::kAny, address, port}; }
 ChainDestination Inbound(uint32_t port, ChainDestination::Family family = ChainDestination::Family::kAny) {

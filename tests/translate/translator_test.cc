@@ -1,8 +1,8 @@
 #include "translate/translator.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include "translate/from_json.h"
 #include "translate/listener_translator.h"
 #include "translate/match_translator.h"
 #include "translate/route_translator.h"
@@ -10,13 +10,7 @@
 namespace agent::translate {
 namespace {
 
-template <typename Message>
-Message FromJson(const std::string& json) {
-  Message m;
-  auto status = google::protobuf::util::JsonStringToMessage(json, &m);
-  EXPECT_TRUE(status.ok()) << status.message();
-  return m;
-}
+using testing::FromJson;
 
 xds::ResourceSnapshot Snapshot(const std::string& route_config_json, std::vector<std::string> clusters = {"c1"}) {
   xds::ResourceSnapshot s;

@@ -25,6 +25,7 @@ command -v nginx >/dev/null || skip "nginx is not installed (scripts/setup --tes
 [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || skip "libnginx-mod-http-lua is not installed"
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || skip "libnginx-mod-stream is not installed"
 python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed"
+dpkg-query -W -f='${Status}' lua-cjson 2>/dev/null | grep -q "install ok installed" || skip "lua-cjson is not installed"
 command -v iptables-restore >/dev/null || skip "iptables is not installed"
 pod=odpod$$; peer=odpeer$$
 ip netns add "$pod" 2>/dev/null || skip "cannot create network namespaces here (ip netns add failed)"

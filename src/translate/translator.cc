@@ -81,7 +81,8 @@ void ReportInboundShadowing(const std::map<std::string, std::vector<ChainDestina
 void TranslateCatchAlls(const std::vector<CatchAllChain>& catch_alls,
                         const std::map<std::string, std::vector<ChainDestination>>& users,
                         const std::vector<RouteUse>& uses, const UpstreamIndex& upstreams,
-                        const TranslateOptions& options, apisix::IdAllocator& ids, Translation& out) {
+                        const TranslateOptions& options, const BindingPorts& ports, apisix::IdAllocator& ids,
+                        Translation& out) {
   std::set<ChainDestination> covered;
   for (const auto& [config, destinations] : users) covered.insert(destinations.begin(), destinations.end());
   for (const CatchAllChain& chain : catch_alls) {
@@ -101,11 +102,7 @@ void TranslateCatchAlls(const std::vector<CatchAllChain>& catch_alls,
                               chain.where.ToString());
     route.uris = {"/*"};
     route.priority = 0;  // below every route of a route configuration (their priorities start at 1)
-    route.vars = BindingVars({chain.where}, owner, uses, options.original_dst_var,
-                             options.bind_direction
-                                 ? BindingPorts{options.outbound_capture_port, options.inbound_capture_port}
-                                 : BindingPorts{},
-                             resource, out.skipped);
+    route.vars = BindingVars({chain.where}, owner, uses, options.original_dst_var, ports, resource, out.skipped);
     if (!ref->second.original_destination_location.empty()) {
       route.plugins["serverless-pre-function"] = OriginalDestinationPlugin(ref->second.original_destination_location);
     } else {
@@ -259,7 +256,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     if (translated.insert(config.name()).second) translate(config);
   }
   if (original_destinations) {
-    TranslateCatchAlls(catch_alls, users, uses, upstreams, options, ids, out);
+    TranslateCatchAlls(catch_alls, users, uses, upstreams, options, ports, ids, out);
   } else {
     for (const CatchAllChain& chain : catch_alls) {
       out.skipped.push_back({absl::StrCat("Listener ", chain.listener), absl::StrCat("filter_chains[", chain.chain, "]"),
@@ -310,6 +307,11 @@ std::optional<std::vector<apisix::Upstream>> Translator::TranslateEndpoints(cons
       }
       upstreams_.erase(it->second);  // its cached translation is stale: the next full call redoes it
       if (nodes == upstream->second.nodes) continue;
+      apisix::Upstream changed_upstream = upstream->second;
+      changed_upstream.nodes = nodes;
+      if (!LoopingNode(changed_upstream, {options_.outbound_capture_port, options_.inbound_capture_port}).empty()) {
+        return std::nullopt;  // the full path drops it, with its finding
+      }
       upstream->second.nodes = std::move(nodes);
       updated.push_back(upstream->second);
     }

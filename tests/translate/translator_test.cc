@@ -336,6 +336,23 @@ TEST(IncrementalTranslatorTest, EndpointFastPathEqualsAFullTranslation) {
   EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
 }
 
+// An endpoint update that would point an upstream at APISIX's own capture port takes the full
+// path, which drops the cluster (a loop by construction) and says so.
+TEST(IncrementalTranslatorTest, AnEndpointAtACapturePortTakesTheFullPath) {
+  xds::ResourceSnapshot s = EdsSnapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],"routes":[
+      {"match":{"prefix":"/a"},"route":{"cluster":"c1"}}]}]})");
+  Translator translator;
+  translator.Translate(s);
+  Diagnostics skipped;
+  MoveEndpoint(s, "svc-c1", "127.0.0.1");
+  s.cluster_load_assignments["svc-c1"].mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()
+      ->mutable_address()->mutable_socket_address()->set_port_value(9081);
+  EXPECT_FALSE(translator.TranslateEndpoints(s, {"svc-c1"}, skipped).has_value());
+  const Translation full = translator.Translate(s);
+  EXPECT_TRUE(full.routes.empty());
+  EXPECT_EQ(Encoded(full), Encoded(Translate(s)));
+}
+
 TEST(IncrementalTranslatorTest, AMirroredClusterTakesTheFullPath) {
   xds::ResourceSnapshot s = EdsSnapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],"routes":[
       {"match":{"prefix":"/a"},"route":{"cluster":"c1","requestMirrorPolicies":[{"cluster":"c2"}]}}]}]})");

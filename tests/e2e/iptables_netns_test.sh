@@ -22,13 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 ip netns exec "$pod" iptables -t nat -S >/dev/null 2>&1 || skip "iptables cannot program a network namespace here"
-ip netns add "$peer"
-ip link add "vp$$" type veth peer name "vq$$"
-ip link set "vp$$" netns "$pod"; ip link set "vq$$" netns "$peer"
-ip -n "$pod" addr add 10.77.0.1/24 dev "vp$$"; ip -n "$peer" addr add 10.77.0.2/24 dev "vq$$"
-ip -n "$pod" addr add fd77::1/64 dev "vp$$" nodad; ip -n "$peer" addr add fd77::2/64 dev "vq$$" nodad
-for ns in "$pod" "$peer"; do ip -n "$ns" link set lo up; done
-ip -n "$pod" link set "vp$$" up; ip -n "$peer" link set "vq$$" up
+pod_and_peer "$pod" "$peer" "v$$"
 chmod 755 "$work"
 
 serve() {  # serve NS NAME PORT...

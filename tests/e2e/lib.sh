@@ -47,3 +47,16 @@ count_frames() {
   done <"$1"
   echo "$n"
 }
+
+# pod_and_peer POD PEER LINK: joins the existing namespace POD to a new namespace PEER by a veth
+# pair (LINK-p / LINK-q): pod 10.77.0.1 and fd77::1, peer 10.77.0.2 and fd77::2, all links up.
+pod_and_peer() {
+  local pod=$1 peer=$2 link=$3
+  ip netns add "$peer"
+  ip link add "${link}p" type veth peer name "${link}q"
+  ip link set "${link}p" netns "$pod"; ip link set "${link}q" netns "$peer"
+  ip -n "$pod" addr add 10.77.0.1/24 dev "${link}p"; ip -n "$peer" addr add 10.77.0.2/24 dev "${link}q"
+  ip -n "$pod" addr add fd77::1/64 dev "${link}p" nodad; ip -n "$peer" addr add fd77::2/64 dev "${link}q" nodad
+  for ns in "$pod" "$peer"; do ip -n "$ns" link set lo up; done
+  ip -n "$pod" link set "${link}p" up; ip -n "$peer" link set "${link}q" up
+}

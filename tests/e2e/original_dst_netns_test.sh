@@ -38,13 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 ip netns exec "$pod" iptables -t nat -S >/dev/null 2>&1 || skip "iptables cannot program a network namespace here"
-ip netns add "$peer"
-ip link add "op$$" type veth peer name "oq$$"
-ip link set "op$$" netns "$pod"; ip link set "oq$$" netns "$peer"
-ip -n "$pod" addr add 10.77.0.1/24 dev "op$$"; ip -n "$peer" addr add 10.77.0.2/24 dev "oq$$"
-ip -n "$pod" addr add fd77::1/64 dev "op$$" nodad; ip -n "$peer" addr add fd77::2/64 dev "oq$$" nodad
-for ns in "$pod" "$peer"; do ip -n "$ns" link set lo up; done
-ip -n "$pod" link set "op$$" up; ip -n "$peer" link set "oq$$" up
+pod_and_peer "$pod" "$peer" "o$$"
 # nginx's workers run as nobody: everything they read lives in world-readable directories.
 chmod 755 "$work"
 install -m 644 "$MODULES/ngx_http_original_dst_module.so" "$MODULES/ngx_stream_original_dst_module.so" "$work/"

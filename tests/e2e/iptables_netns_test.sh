@@ -8,22 +8,7 @@ source "$(dirname "$0")/lib.sh"
 AGENT_BIN=$1
 SERVER_BIN=$2
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ "$(id -u)" -eq 0 ] || skip "needs root to make network namespaces"
-command -v iptables-restore >/dev/null || skip "iptables is not installed (scripts/setup --test installs it)"
-pod=ampod$$; peer=ampeer$$
-ip netns add "$pod" 2>/dev/null || skip "cannot create network namespaces here (ip netns add failed)"
-work=$(mktemp -d)
-cleanup() {
-  [ -n "${PIDS:-}" ] && kill $PIDS 2>/dev/null
-  wait 2>/dev/null
-  ip netns del "$pod" 2>/dev/null; ip netns del "$peer" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ip netns exec "$pod" iptables -t nat -S >/dev/null 2>&1 || skip "iptables cannot program a network namespace here"
-pod_and_peer "$pod" "$peer" "v$$"
-chmod 755 "$work"
+netns_setup am
 
 serve() {  # serve NS NAME PORT...
   local ns=$1 name=$2; shift 2

@@ -48,10 +48,22 @@ count_frames() {
   echo "$n"
 }
 
-# pod_and_peer POD PEER LINK: joins the existing namespace POD to a new namespace PEER by a veth
-# pair (LINK-p / LINK-q): pod 10.77.0.1 and fd77::1, peer 10.77.0.2 and fd77::2, all links up.
-pod_and_peer() {
-  local pod=$1 peer=$2 link=$3
+skip() { echo "SKIP: $*"; exit 77; }
+
+# netns_setup TAG: a "pod" and a "peer" network namespace ($pod, $peer) joined by a veth pair —
+# pod 10.77.0.1 and fd77::1, peer 10.77.0.2 and fd77::2, all links up — and $work (mode 755: nginx
+# workers and the proxy user read from it). At exit the processes in $PIDS, both namespaces and
+# $work are removed. Skips (exit 77, with the reason) where namespaces or iptables are unavailable.
+netns_setup() {
+  local tag=$1
+  [ "$(id -u)" -eq 0 ] || skip "needs root to make network namespaces"
+  command -v iptables-restore >/dev/null || skip "iptables is not installed (scripts/setup --test installs it)"
+  pod=${tag}pod$$; peer=${tag}peer$$
+  ip netns add "$pod" 2>/dev/null || skip "cannot create network namespaces here (ip netns add failed)"
+  work=$(mktemp -d)
+  trap netns_cleanup EXIT
+  ip netns exec "$pod" iptables -t nat -S >/dev/null 2>&1 || skip "iptables cannot program a network namespace here"
+  local link=${tag}$$
   ip netns add "$peer"
   ip link add "${link}p" type veth peer name "${link}q"
   ip link set "${link}p" netns "$pod"; ip link set "${link}q" netns "$peer"
@@ -59,4 +71,14 @@ pod_and_peer() {
   ip -n "$pod" addr add fd77::1/64 dev "${link}p" nodad; ip -n "$peer" addr add fd77::2/64 dev "${link}q" nodad
   for ns in "$pod" "$peer"; do ip -n "$ns" link set lo up; done
   ip -n "$pod" link set "${link}p" up; ip -n "$peer" link set "${link}q" up
+  chmod 755 "$work"
+}
+# Runs under set -e from the EXIT trap, also after a skip before the peer existed: nothing in it
+# may fail, or a skip (77) would be reported as a failure.
+netns_cleanup() {
+  if [ -n "${PIDS:-}" ]; then kill $PIDS 2>/dev/null || true; fi
+  wait 2>/dev/null || true
+  ip netns del "$pod" 2>/dev/null || true
+  ip netns del "$peer" 2>/dev/null || true
+  rm -rf "$work"
 }

@@ -18,29 +18,14 @@ AGENT_BIN=$1
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 MODULES=$(dirname "$AGENT_BIN")
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ "$(id -u)" -eq 0 ] || skip "needs root to make network namespaces"
 [ -f "$MODULES/ngx_http_original_dst_module.so" ] || skip "nginx-original-dst was not built (needs nginx-dev)"
 command -v nginx >/dev/null || skip "nginx is not installed (scripts/setup --test installs it)"
 [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || skip "libnginx-mod-http-lua is not installed"
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || skip "libnginx-mod-stream is not installed"
 python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed"
 dpkg-query -W -f='${Status}' lua-cjson 2>/dev/null | grep -q "install ok installed" || skip "lua-cjson is not installed"
-command -v iptables-restore >/dev/null || skip "iptables is not installed"
-pod=odpod$$; peer=odpeer$$
-ip netns add "$pod" 2>/dev/null || skip "cannot create network namespaces here (ip netns add failed)"
-work=$(mktemp -d)
-cleanup() {
-  [ -n "${PIDS:-}" ] && kill $PIDS 2>/dev/null
-  wait 2>/dev/null
-  ip netns del "$pod" 2>/dev/null; ip netns del "$peer" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ip netns exec "$pod" iptables -t nat -S >/dev/null 2>&1 || skip "iptables cannot program a network namespace here"
-pod_and_peer "$pod" "$peer" "o$$"
-# nginx's workers run as nobody: everything they read lives in world-readable directories.
-chmod 755 "$work"
+netns_setup od
+# nginx's workers run as nobody: everything they read lives in world-readable directories ($work is).
 install -m 644 "$MODULES/ngx_http_original_dst_module.so" "$MODULES/ngx_stream_original_dst_module.so" "$work/"
 mkdir -p "$work/standin" && cp "$HERE/original_dst/apisix_standin.py" "$HERE/original_dst/standin_router.lua" "$work/standin/"
 chmod -R a+rX "$work/standin"

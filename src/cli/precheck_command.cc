@@ -48,13 +48,13 @@ Check PortFree(const std::string& what, const std::string& ip, int port) {
 // Whether APISIX will know where each connection was going; what is degraded without it.
 Check OriginalDestinations(const config::SidecarConfig& c) {
   const std::string name = "original destinations";
-  if (!c.original_dst_var.empty()) {
-    return {name, true, absl::StrCat("$", c.original_dst_var, " (--original-dst-var): listener binding and pass-through on")};
+  auto original = config::ResolveOriginalDestinations(c.original_dst_var, c.original_dst_module);
+  if (!original.ok()) return {name, false, std::string(original.status().message())};
+  if (!original->module_path.empty()) {
+    return {name, true, absl::StrCat(original->module_path, " will be loaded: listener binding and pass-through on")};
   }
-  auto module = config::ResolveOriginalDstModule(c.original_dst_module);
-  if (!module.ok()) return {name, false, std::string(module.status().message())};
-  if (!module->empty()) {
-    return {name, true, absl::StrCat(*module, " will be loaded: listener binding and pass-through on")};
+  if (!original->var.empty()) {
+    return {name, true, absl::StrCat("$", original->var, " (--original-dst-var): listener binding and pass-through on")};
   }
   std::string searched;
   for (const auto& dir : config::OriginalDstModuleSearchPath()) absl::StrAppend(&searched, searched.empty() ? "" : ", ", dir);

@@ -49,4 +49,12 @@ absl::StatusOr<std::string> ResolveOriginalDstModule(const std::string& flag) {
   return flag;
 }
 
+absl::StatusOr<OriginalDestinations> ResolveOriginalDestinations(const std::string& var_flag,
+                                                                 const std::string& module_flag) {
+  auto module = ResolveOriginalDstModule(module_flag);  // a path given is checked either way
+  if (!module.ok()) return module.status();
+  if (!var_flag.empty()) return OriginalDestinations{"", var_flag};
+  return OriginalDestinations{*module, module->empty() ? "" : kOriginalDstModuleVar};
+}
+
 }  // namespace agent::config

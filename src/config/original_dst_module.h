@@ -22,4 +22,14 @@ std::vector<std::string> OriginalDstModuleSearchPath();
 // none; anything else → that path, which must be a readable file (an error naming it otherwise).
 absl::StatusOr<std::string> ResolveOriginalDstModule(const std::string& flag);
 
+// Where original destinations come from: an operator's own variable (--original-dst-var; nothing
+// to load) wins; otherwise the module `module_flag` resolves to, with its variable. Both empty:
+// none (stock nginx).
+struct OriginalDestinations {
+  std::string module_path;  // for APISIX to load; empty = nothing to load
+  std::string var;          // the nginx variable routes read; empty = not available
+};
+absl::StatusOr<OriginalDestinations> ResolveOriginalDestinations(const std::string& var_flag,
+                                                                 const std::string& module_flag);
+
 }  // namespace agent::config

@@ -122,16 +122,12 @@ absl::Status Validate(SidecarConfig& c) {
   if (c.ready_timeout_seconds < 1 || c.ready_timeout_seconds > 3600) {
     return absl::InvalidArgumentError("--ready-timeout: must be between 1 and 3600 seconds");
   }
-  c.original_dst_module_path.clear();
-  c.effective_original_dst_var = c.original_dst_var;
-  if (c.run_mode == kRunModeBundle && c.original_dst_var.empty()) {
-    auto module = ResolveOriginalDstModule(c.original_dst_module);
-    if (!module.ok()) return module.status();
-    c.original_dst_module_path = *module;
-    if (!module->empty()) c.effective_original_dst_var = kOriginalDstModuleVar;
-  } else if (c.original_dst_module != "auto" && c.original_dst_module != "none") {
-    if (auto module = ResolveOriginalDstModule(c.original_dst_module); !module.ok()) return module.status();
-  }
+  // The module is bundle mode's to load; in standalone mode a path given is still checked.
+  auto original = ResolveOriginalDestinations(c.original_dst_var, c.original_dst_module);
+  if (!original.ok()) return original.status();
+  if (c.run_mode != kRunModeBundle) *original = OriginalDestinations{"", c.original_dst_var};
+  c.original_dst_module_path = original->module_path;
+  c.effective_original_dst_var = original->var;
   if (auto s = CheckPort("--apisix-port", c.apisix_port); !s.ok()) return s;
   if (auto s = CheckPort("--apisix-inbound-capture-port", c.apisix_inbound_port); !s.ok()) return s;
   if (c.apisix_stop_timeout_seconds < 1 || c.apisix_stop_timeout_seconds > 600) {

@@ -57,10 +57,10 @@ bool MatchesOriginalDestination(const envoy::config::listener::v3::Listener& lis
 }
 
 // The destination a chain serves; false (the reason in `skipped`) when it cannot be expressed.
-bool ChainDestinationOf(const envoy::config::listener::v3::Listener& listener,
+// `virtual_listener`: MatchesOriginalDestination(listener).
+bool ChainDestinationOf(const envoy::config::listener::v3::Listener& listener, bool virtual_listener,
                         const envoy::config::listener::v3::FilterChain& chain, const std::string& resource,
                         Diagnostics& skipped, ChainDestination& out) {
-  const bool virtual_listener = MatchesOriginalDestination(listener);
   const auto& socket = listener.address().socket_address();
   const auto& match = chain.filter_chain_match();
   out.inbound = listener.traffic_direction() == envoy::config::core::v3::INBOUND;
@@ -103,6 +103,7 @@ std::string ChainDestination::ToString() const {
 ListenerRoutes ExtractListenerRoutes(const envoy::config::listener::v3::Listener& listener, Diagnostics& skipped) {
   ListenerRoutes out;
   const std::string resource = absl::StrCat("Listener ", listener.name());
+  const bool virtual_listener = MatchesOriginalDestination(listener);
   auto visit_chain = [&](const envoy::config::listener::v3::FilterChain& chain) {
     if (chain.has_transport_socket() && chain.transport_socket().name() != "envoy.transport_sockets.raw_buffer") {
       skipped.push_back({resource, absl::StrCat("filter_chains[", chain.name(), "].transport_socket"),
@@ -111,12 +112,11 @@ ListenerRoutes ExtractListenerRoutes(const envoy::config::listener::v3::Listener
     ChainDestination where;
     // A chain whose destinations cannot be told apart is not translated at all: unbound, its
     // routes would take connections that belong to other listeners.
-    if (!ChainDestinationOf(listener, chain, resource, skipped, where)) return;
+    if (!ChainDestinationOf(listener, virtual_listener, chain, resource, skipped, where)) return;
     for (const auto& filter : chain.filters()) {
       if (filter.has_typed_config() && filter.typed_config().Is<TcpProxy>()) {
         TcpProxy tcp;
-        if (where.port == 0 && filter.typed_config().UnpackTo(&tcp) && tcp.has_cluster() &&
-            MatchesOriginalDestination(listener)) {
+        if (virtual_listener && where.port == 0 && filter.typed_config().UnpackTo(&tcp) && tcp.has_cluster()) {
           out.catch_alls.push_back({listener.name(), chain.name(), tcp.cluster(), where});
           continue;
         }

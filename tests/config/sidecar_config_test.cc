@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 namespace agent::config {
 namespace {
 
@@ -117,6 +119,33 @@ TEST(ListenAddressTest, ParsesIpv4AndIpv6) {
   EXPECT_EQ(v6->ToString(), "[::1]:2379");
   EXPECT_FALSE(ParseListenAddress("127.0.0.1").ok());
   EXPECT_FALSE(ParseListenAddress("127.0.0.1:x").ok());
+}
+
+}  // namespace
+}  // namespace agent::config
+
+#include "config/original_dst_module.h"
+
+namespace agent::config {
+namespace {
+
+TEST(OriginalDestinationsTest, AnOperatorsVariableWinsAndAPathGivenIsAlwaysChecked) {
+  auto own = ResolveOriginalDestinations("connection_original_dst", "none");
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->var, "connection_original_dst");
+  EXPECT_TRUE(own->module_path.empty());
+  auto none = ResolveOriginalDestinations("", "none");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->var.empty() && none->module_path.empty());
+  auto missing = ResolveOriginalDestinations("v", "/nonexistent/ngx_http_original_dst_module.so");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("--original-dst-module: /nonexistent/"), std::string::npos);
+  const std::string path = ::testing::TempDir() + "/ngx_http_original_dst_module.so";
+  std::ofstream(path) << "not really";
+  auto module = ResolveOriginalDestinations("", path);
+  ASSERT_TRUE(module.ok());
+  EXPECT_EQ(module->module_path, path);
+  EXPECT_EQ(module->var, kOriginalDstModuleVar);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "config/sidecar_config.h"
+#include "config/original_dst_module.h"
 
 #include <gtest/gtest.h>
 
@@ -124,7 +125,6 @@ TEST(ListenAddressTest, ParsesIpv4AndIpv6) {
 }  // namespace
 }  // namespace agent::config
 
-#include "config/original_dst_module.h"
 
 namespace agent::config {
 namespace {

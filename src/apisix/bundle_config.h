@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "apisix/key_layout.h"
+#include "apisix/resources.h"
 
 namespace agent::apisix {
 
@@ -24,7 +25,7 @@ struct BundleConfig {
   // `original_dst`, or an operator's own. With it, `passthrough_location` is rendered in APISIX's
   // server: the named location the translation's pass-through routes hand requests to.
   std::string original_dst_var;
-  std::string passthrough_location = "@apisix_mesh_original_dst";
+  std::string passthrough_location = kPassthroughLocation;
   // The original-destination module (ngx_http_original_dst_module.so) to load; empty = none.
   std::string original_dst_module;
 };

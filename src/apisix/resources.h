@@ -18,6 +18,10 @@ inline constexpr const char* kTranslatedPlugins[] = {"proxy-rewrite",  "response
                                                      "fault-injection", "cors",            "proxy-mirror",
                                                      "traffic-split",  "serverless-pre-function"};
 
+// The nginx named location that proxies a request to its connection's original destination:
+// bundle mode renders it into APISIX's server, pass-through routes ngx.exec() to it.
+inline constexpr char kPassthroughLocation[] = "@apisix_mesh_original_dst";
+
 // One condition of a route's `vars` (lua-resty-expr): [var, ("!",) op, value].
 struct RouteVar {
   std::string var;

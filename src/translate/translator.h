@@ -31,7 +31,7 @@ struct TranslateOptions {
   // Empty = off: stock nginx has no such variable.
   std::string original_dst_var;
   // The nginx named location that proxies to $original_dst (bundle mode renders it).
-  std::string passthrough_location = "@apisix_mesh_original_dst";
+  std::string passthrough_location = apisix::kPassthroughLocation;
   // APISIX's ports for captured traffic: no upstream may point at either on a loopback address (a
   // loop by construction), and with `bind_direction` inbound listeners' routes match only
   // connections that arrived on the inbound one, outbound ones only the outbound one ($server_port,

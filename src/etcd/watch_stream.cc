@@ -94,6 +94,7 @@ void WatchStream::Cancel(int64_t watch_id) {
 
 bool WatchStream::NextEvents(Watcher& w, WatchResponse& out, bool& compacted) {
   while (true) {
+    SkipQuietHistory(w);
     store::WatchRead read = store_.ReadEvents(w.range, w.next_revision, 1);
     if (read.compact_revision > 0) {
       // etcd's shape: no revision in the header, canceled with the oldest revision still replayable.
@@ -105,6 +106,7 @@ bool WatchStream::NextEvents(Watcher& w, WatchResponse& out, bool& compacted) {
       return true;
     }
     w.next_revision = read.next_revision;
+    w.subscription->ReadUpTo(w.next_revision);
     if (read.revisions.empty()) return false;
     const store::Revision& revision = *read.revisions.front();
     for (const store::Event& event : revision.events) {
@@ -164,8 +166,19 @@ std::optional<WatchResponse> WatchStream::Next() {
 
 namespace agent::etcd {
 
+void WatchStream::SkipQuietHistory(Watcher& w) const {
+  // An idle watcher's position only moves when its range changes; if nothing of its range
+  // happened since, history compacted (or trimmed) past it lost nothing: it moves up, as an etcd
+  // watcher that is in sync does, instead of being canceled.
+  if (const int64_t oldest = store_.compacted_revision();
+      w.next_revision < oldest && w.subscription->LostNothingBefore(w.next_revision, oldest)) {
+    w.next_revision = oldest;
+  }
+}
+
 bool WatchStream::AllSyncedLocked(int64_t current) const {
   for (const auto& [id, watcher] : watchers_) {
+    SkipQuietHistory(*watcher);
     if (watcher->next_revision <= current) {
       // Pending only if history holds events in its range; a watcher whose range saw no change is synced.
       store::WatchRead read = store_.ReadEvents(watcher->range, watcher->next_revision, 1);

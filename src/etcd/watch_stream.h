@@ -45,6 +45,7 @@ class WatchStream {
   };
 
   void Create(const etcdserverpb::WatchCreateRequest& request);
+  void SkipQuietHistory(Watcher& w) const;
   void Cancel(int64_t watch_id);
   // Fills `out` with the watcher's next revision of events; false if it has none now. Sets
   // `compacted` when the watcher fell out of history and must be canceled.

@@ -92,11 +92,19 @@ void KvStore::Rollback(const Revision& entry) {
 
 void KvStore::Notify(const std::shared_ptr<const Revision>& committed) {
   std::lock_guard watch_lock(watch_mutex_);
+  notifying_ = std::this_thread::get_id();
+  const uint64_t subscribed_before = next_watch_id_;  // those subscribing meanwhile hear the next revision
   for (auto& [id, watch] : watches_) {
+    if (watch.unsubscribed || id >= subscribed_before) continue;
     bool touched = std::any_of(committed->events.begin(), committed->events.end(),
                                [&](const Event& e) { return watch.range.Contains(e.kv.key); });
-    if (touched) watch.on_change(committed->revision);
+    if (!touched) continue;
+    watch.state->Touched(committed->revision);
+    watch.on_change(committed->revision);
   }
+  notifying_ = std::thread::id();
+  for (uint64_t id : unsubscribed_while_notifying_) watches_.erase(id);
+  unsubscribed_while_notifying_.clear();
 }
 
 void KvStore::TrimHistoryLocked() {
@@ -186,13 +194,28 @@ WatchRead KvStore::ReadEvents(const KeyRange& range, int64_t from_revision, size
 }
 
 std::unique_ptr<Subscription> KvStore::Subscribe(KeyRange range, std::function<void(int64_t)> on_change) {
-  std::lock_guard lock(watch_mutex_);
+  // On the notifying thread the subscription lock is already held (by Notify, below us on the
+  // stack): a map insertion does not disturb its iteration.
+  std::unique_lock<std::mutex> lock;
+  if (notifying_.load() != std::this_thread::get_id()) lock = std::unique_lock(watch_mutex_);
+  // Read under the subscription lock: a revision committed after this read is notified to us.
+  auto state = std::make_shared<SubscriptionState>(current_revision());
   uint64_t id = next_watch_id_++;
-  watches_.emplace(id, Watch{std::move(range), std::move(on_change)});
-  return std::unique_ptr<Subscription>(new Subscription(this, id));
+  watches_.emplace(id, Watch{std::move(range), std::move(on_change), state});
+  return std::unique_ptr<Subscription>(new Subscription(this, id, std::move(state)));
 }
 
 void KvStore::Unsubscribe(uint64_t id) {
+  if (notifying_.load() == std::this_thread::get_id()) {
+    // From inside a notification (Notify holds the lock and iterates the map): no further call
+    // reaches it, and it leaves the map when the notification ends.
+    auto it = watches_.find(id);
+    if (it != watches_.end() && !it->second.unsubscribed) {
+      it->second.unsubscribed = true;
+      unsubscribed_while_notifying_.push_back(id);
+    }
+    return;
+  }
   std::lock_guard lock(watch_mutex_);
   watches_.erase(id);
 }

@@ -14,10 +14,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -100,6 +103,7 @@ struct StoreOptions {
 
 class KvStore;
 class Subscription;
+struct SubscriptionState;
 
 // The write side of one transaction (see KvStore::Transact). Reads see the transaction's own
 // earlier writes, as in etcd.
@@ -166,8 +170,10 @@ class KvStore {
   // Revokes every lease whose TTL has run out; returns how many.
   size_t ExpireLeases();
 
-  // `on_change` runs on the committing thread after each commit touching `range`, without store
-  // locks held; it must be quick and must not call Subscribe or destroy a Subscription.
+  // `on_change` runs on the committing thread after each commit touching `range`, without the
+  // key-space lock held; it must be quick. It may subscribe and destroy subscriptions, its own
+  // included (a watch stream retires a compacted watcher from inside the call that wakes it): on
+  // the notifying thread the store does that without taking its subscription lock again.
   // Destroying the returned object guarantees no further calls.
   std::unique_ptr<Subscription> Subscribe(KeyRange range, std::function<void(int64_t revision)> on_change);
   size_t subscription_count() const;
@@ -190,6 +196,8 @@ class KvStore {
   struct Watch {
     KeyRange range;
     std::function<void(int64_t)> on_change;
+    std::shared_ptr<SubscriptionState> state;
+    bool unsubscribed = false;  // from inside the notification in progress: erased when it ends
   };
 
   void Unsubscribe(uint64_t id);
@@ -214,6 +222,39 @@ class KvStore {
   mutable std::mutex watch_mutex_;
   std::map<uint64_t, Watch> watches_;
   uint64_t next_watch_id_ = 1;
+  std::atomic<std::thread::id> notifying_{};  // the thread inside Notify (holding watch_mutex_)
+  std::vector<uint64_t> unsubscribed_while_notifying_;
+};
+
+// Which of a subscription's notified revisions its reader has not read yet, to tell a watcher
+// that lost events to compaction from one whose range was simply quiet. Thread-safe.
+class SubscriptionState {
+ public:
+  explicit SubscriptionState(int64_t subscribed_at) : subscribed_at_(subscribed_at) {}
+  int64_t subscribed_at() const { return subscribed_at_; }
+  // The store: revision `revision` touched the range.
+  void Touched(int64_t revision) {
+    std::lock_guard lock(mutex_);
+    if (first_unread_ == 0 || revision < first_unread_) first_unread_ = revision;
+    last_touched_ = std::max(last_touched_, revision);
+  }
+  // The reader: every revision before `next` is read. The first unread one after it is not
+  // known exactly when later ones were notified meanwhile: `next` stands for it (conservative).
+  void ReadUpTo(int64_t next) {
+    std::lock_guard lock(mutex_);
+    if (first_unread_ != 0 && first_unread_ < next) first_unread_ = last_touched_ >= next ? next : 0;
+  }
+  // No unread touch before `revision`.
+  bool NothingUnreadBefore(int64_t revision) const {
+    std::lock_guard lock(mutex_);
+    return first_unread_ == 0 || first_unread_ >= revision;
+  }
+
+ private:
+  const int64_t subscribed_at_;
+  mutable std::mutex mutex_;
+  int64_t first_unread_ = 0;  // 0: none
+  int64_t last_touched_ = 0;
 };
 
 class Subscription {
@@ -222,11 +263,23 @@ class Subscription {
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
 
+  // For its reader (a watcher at `position`, history now starting at `oldest`): every revision
+  // before `next` has been read.
+  void ReadUpTo(int64_t next) { state_->ReadUpTo(next); }
+  // True when a watcher at `position` lost nothing to history that now starts at `oldest`: it
+  // subscribed before `position` and no revision of its range from there up to `oldest` is
+  // unread. etcd keeps such an in-sync watcher alive; only one that missed events is canceled.
+  bool LostNothingBefore(int64_t position, int64_t oldest) const {
+    return position > state_->subscribed_at() && state_->NothingUnreadBefore(oldest);
+  }
+
  private:
   friend class KvStore;
-  Subscription(KvStore* store, uint64_t id) : store_(store), id_(id) {}
+  Subscription(KvStore* store, uint64_t id, std::shared_ptr<SubscriptionState> state)
+      : store_(store), id_(id), state_(std::move(state)) {}
   KvStore* store_;
   uint64_t id_;
+  std::shared_ptr<SubscriptionState> state_;
 };
 
 }  // namespace agent::store

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Issue 12's probes 5 and 6 against the real binary:
+# Issue 12's probes 2, 3, 5 and 6 against the real binary:
+#   2+3. etcdctl's watch on /foo, writes elsewhere, a compaction, then a put on /foo: the put
+#      returns (it hung: the gRPC watch stream retired the watcher inside the store's notification)
+#      and the idle watcher gets the event, as from etcd (it was canceled with compact_revision);
 #   5. a connection that sends "P" or "PR" and stalls must not burn a core (the one-port sniffer);
 #   6. out of file descriptors, the etcd and health listeners back off instead of spinning, and
 #      both answer again once descriptors are free (the health listener used to stop for good).
@@ -27,6 +30,22 @@ PY
   check "a connection stalled after \"$prefix\" costs no CPU (${used} ticks of $((2 * hz)) in 2 s)" test "$used" -lt $((hz / 2))
 done
 check "the agent still answers" curl -sf "http://$ENDPOINT/version" -o /dev/null
+
+export ETCDCTL_API=3
+ctl() { timeout 5 etcdctl --endpoints="$ENDPOINT" --dial-timeout=2s --command-timeout=4s "$@"; }
+etcdctl --endpoints="$ENDPOINT" watch /foo >"$work/watch.out" 2>&1 &
+WATCH=$!
+PIDS="$PIDS $WATCH"
+sleep 0.5
+ctl put /bar 1 >/dev/null && ctl put /bar 2 >/dev/null
+rev=$(ctl get /bar -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+check "etcdctl compact $rev" ctl compact "$rev"
+check "a put on the idle watcher's key after the compaction returns" ctl put /foo x
+check "writes keep working" ctl put /bar 3
+check "the idle watcher gets the event, not a cancel" wait_for 5 grep -q '^x$' "$work/watch.out"
+check "…and is not canceled" bash -c "! grep -qi 'compact' '$work/watch.out'"
+kill "$WATCH" 2>/dev/null || true
+check "SIGTERM still ends the agent" bash -c "kill -TERM $AGENT_PID && timeout 10 tail --pid=$AGENT_PID -f /dev/null"
 
 # 64 descriptors: the agent's own use is about 20; 120 client connections exhaust them.
 "$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \

@@ -170,3 +170,49 @@ TEST_F(WatchStreamTest, ProgressRequestIsAnsweredOnlyAfterPendingEvents) {
 
 }  // namespace
 }  // namespace agent::etcd
+
+namespace agent::etcd {
+namespace {
+
+// Issue 12, probe 3: a watcher on a quiet range is not canceled when history moves past it, by
+// compaction or by the window's own trim; it gets the next event of its range, as from etcd.
+TEST_F(WatchStreamTest, AnIdleWatcherSurvivesCompactionAndTrim) {
+  stream_.Handle(Create("/idle/", "/idle0", 0));
+  Drain();
+  store_.Commit({Mutation::Put("/busy", "1")});
+  const int64_t busy = store_.Commit({Mutation::Put("/busy", "2")});
+  ASSERT_TRUE(store_.Compact(busy).ok());
+  store_.Commit({Mutation::Put("/idle/k", "x")});
+  auto messages = Drain();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_FALSE(messages[0].canceled());
+  ASSERT_EQ(messages[0].events_size(), 1);
+  EXPECT_EQ(messages[0].events(0).kv().key(), "/idle/k");
+}
+
+TEST(WatchStreamTrimTest, AnIdleWatcherSurvivesTheHistoryWindowButALaggingOneIsCanceled) {
+  store::StoreOptions options;
+  options.max_history_revisions = 3;
+  store::KvStore store(options);
+  auto identity = ClusterIdentity::ForClientUrl("http://127.0.0.1:2379");
+  WatchStream stream(store, identity, [] {});
+  stream.Handle(Create("/idle/", "/idle0", 0, 1));
+  stream.Handle(Create("/busy", "", 0, 2));
+  while (stream.Next()) {
+  }
+  for (int i = 0; i < 10; ++i) store.Commit({Mutation::Put("/busy", std::to_string(i))});  // watcher 2 lags
+  store.Commit({Mutation::Put("/idle/k", "x")});
+  bool idle_event = false, busy_canceled = false;
+  while (auto m = stream.Next()) {
+    if (m->watch_id() == 1) {
+      EXPECT_FALSE(m->canceled());
+      idle_event = m->events_size() == 1 && m->events(0).kv().key() == "/idle/k";
+    }
+    if (m->watch_id() == 2 && m->canceled()) busy_canceled = m->compact_revision() > 0;
+  }
+  EXPECT_TRUE(idle_event);
+  EXPECT_TRUE(busy_canceled);  // it really missed events: etcd's answer stays
+}
+
+}  // namespace
+}  // namespace agent::etcd

@@ -1,6 +1,8 @@
 #include "store/kv_store.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <future>
 
 #include <gtest/gtest.h>
 
@@ -159,6 +161,61 @@ TEST(KvStoreTest, SubscriptionsHearOnlyTheirRangeAndStopWhenDestroyed) {
   subscription.reset();
   store.Commit({Mutation::Put("/w/a", "2")});
   EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
+}  // namespace agent::store
+
+namespace agent::store {
+namespace {
+
+// Issue 12, probe 2: a notification that destroys subscriptions (a watch stream retiring a
+// compacted watcher from inside the call that wakes it) took the subscription lock again on the
+// same thread: every later write, xDS apply, health probe and SIGTERM hung. Run in a thread with
+// a deadline so a regression fails instead of hanging the suite.
+TEST(KvStoreTest, ANotificationMaySubscribeAndUnsubscribe) {
+  KvStore store;
+  std::unique_ptr<Subscription> self, other, added;
+  int self_calls = 0, other_calls = 0, added_calls = 0;
+  self = store.Subscribe(KeyRange::Prefix("/a/"), [&](int64_t) {
+    ++self_calls;
+    self.reset();   // its own subscription
+    other.reset();  // and another one, not yet notified for this revision
+    added = store.Subscribe(KeyRange::Prefix("/a/"), [&](int64_t) { ++added_calls; });
+  });
+  other = store.Subscribe(KeyRange::Prefix("/a/"), [&](int64_t) { ++other_calls; });
+  auto done = std::async(std::launch::async, [&] {
+    store.Commit({Mutation::Put("/a/1", "x")});
+    store.Commit({Mutation::Put("/a/2", "y")});
+  });
+  if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "a commit hung in its own notification";
+    std::_Exit(1);  // the committing thread is deadlocked: nothing else can end the test
+  }
+  EXPECT_EQ(self_calls, 1);
+  EXPECT_EQ(other_calls, 0);  // unsubscribed before its turn: never called
+  EXPECT_EQ(added_calls, 1);  // subscribed during revision 2's notification: hears revision 3
+  EXPECT_EQ(store.subscription_count(), 1u);
+}
+
+// Issue 12, probe 3: what a subscription can vouch for when history before its reader's
+// position is compacted away.
+TEST(KvStoreTest, ASubscriptionKnowsWhetherItsReaderLostEvents) {
+  KvStore store;
+  store.Commit({Mutation::Put("/busy", "0")});  // 2
+  auto idle = store.Subscribe(KeyRange::Prefix("/idle/"), [](int64_t) {});
+  EXPECT_FALSE(idle->LostNothingBefore(2, 4));  // a position before it subscribed: it cannot know
+  store.Commit({Mutation::Put("/busy", "1")});    // 3
+  EXPECT_TRUE(idle->LostNothingBefore(3, 4));
+  store.Commit({Mutation::Put("/idle/k", "1")});  // 4, unread
+  EXPECT_TRUE(idle->LostNothingBefore(3, 4));     // history from 4 still holds it
+  EXPECT_FALSE(idle->LostNothingBefore(3, 5));    // compacted through 4: lost
+  idle->ReadUpTo(5);
+  EXPECT_TRUE(idle->LostNothingBefore(5, 6));
+  store.Commit({Mutation::Put("/idle/k", "2")});  // 5
+  store.Commit({Mutation::Put("/idle/k", "3")});  // 6
+  idle->ReadUpTo(6);                              // 5 read, 6 not
+  EXPECT_FALSE(idle->LostNothingBefore(6, 7));
 }
 
 }  // namespace

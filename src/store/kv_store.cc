@@ -64,6 +64,7 @@ absl::StatusOr<int64_t> KvStore::WriteLocked(const std::function<absl::Status(Wr
       return status;
     }
     if (entry->events.empty()) return revision_;
+    if (options_.before_revision) options_.before_revision(entry->revision);
     revision_ = entry->revision;
     history_events_ += entry->events.size();
     history_.push_back(entry);

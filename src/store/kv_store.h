@@ -98,6 +98,9 @@ struct StoreOptions {
   int64_t initial_revision = 1;
   size_t max_history_revisions = 10000;  // watch replay window
   size_t max_history_events = 200000;
+  // Called under the write lock before revision `revision` is used, when set: where revisions are
+  // made durable ahead of use (RevisionReservation), so none is reused after a crash.
+  std::function<void(int64_t revision)> before_revision;
   std::function<std::chrono::steady_clock::time_point()> clock = [] { return std::chrono::steady_clock::now(); };
 };
 

@@ -46,4 +46,14 @@ absl::Status SaveRevision(const std::string& state_file, int64_t revision) {
   return absl::OkStatus();
 }
 
+void RevisionReservation::BeforeRevision(int64_t revision) {
+  if (revision <= ceiling_) return;
+  const int64_t ceiling = revision + block_;
+  if (absl::Status saved = SaveRevision(state_file_, ceiling); !saved.ok()) {
+    on_error_(saved);
+    return;
+  }
+  ceiling_ = ceiling;
+}
+
 }  // namespace agent::store

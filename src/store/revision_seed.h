@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -17,5 +18,23 @@ absl::StatusOr<int64_t> InitialRevision(const std::string& state_file, int64_t n
 
 // Saves the last revision (atomically: write, fsync, rename).
 absl::Status SaveRevision(const std::string& state_file, int64_t revision);
+
+// Keeps `state_file` ahead of every revision used, so a kill -9 (no save at exit) never makes the
+// next start reuse revisions: before a revision beyond the saved ceiling is used, the ceiling
+// moves `block` revisions further and is saved (one fsync per block, on the committing thread).
+// A failed save is reported through `on_error` and retried at the next revision.
+class RevisionReservation {
+ public:
+  RevisionReservation(std::string state_file, int64_t block, std::function<void(const absl::Status&)> on_error)
+      : state_file_(std::move(state_file)), block_(block), on_error_(std::move(on_error)) {}
+  void BeforeRevision(int64_t revision);
+  int64_t ceiling() const { return ceiling_; }
+
+ private:
+  const std::string state_file_;
+  const int64_t block_;
+  std::function<void(const absl::Status&)> on_error_;
+  int64_t ceiling_ = 0;  // every revision up to here is covered by the file
+};
 
 }  // namespace agent::store

@@ -139,6 +139,31 @@ TEST(RevisionSeedTest, NeverGoesBackwards) {
   EXPECT_FALSE(InitialRevision(file, 1000).ok());
 }
 
+// Issue 12, probe 7: the file was written only at a clean exit, so after a kill -9 revisions
+// that ran ahead of the clock were used again. The reservation keeps the file ahead of use.
+TEST(RevisionSeedTest, RevisionsAreReservedBeforeUseSoACrashNeverReusesThem) {
+  const std::string file = ::testing::TempDir() + "/revision_reservation_test";
+  std::remove(file.c_str());
+  int errors = 0;
+  RevisionReservation reservation(file, 100, [&](const absl::Status&) { ++errors; });
+  StoreOptions options;
+  options.initial_revision = 5000;
+  options.before_revision = [&](int64_t revision) { reservation.BeforeRevision(revision); };
+  int64_t last = 0;
+  {
+    KvStore store(options);
+    for (int i = 0; i < 250; ++i) last = store.Commit({Mutation::Put("/k", std::to_string(i))});
+  }  // no SaveRevision: as if killed
+  EXPECT_EQ(last, 5250);
+  EXPECT_GT(*InitialRevision(file, 1000), last);  // the next life starts above everything used
+  EXPECT_LE(*InitialRevision(file, 1000), last + 101);  // and not much further
+  EXPECT_EQ(errors, 0);
+  RevisionReservation broken("/nonexistent-dir/revision", 100, [&](const absl::Status&) { ++errors; });
+  broken.BeforeRevision(1);
+  broken.BeforeRevision(2);  // retried, reported again
+  EXPECT_EQ(errors, 2);
+}
+
 TEST(RevisionSeedTest, AStoreStartedLaterReportsEarlierRevisionsAsCompacted) {
   StoreOptions options;
   options.initial_revision = 1000;

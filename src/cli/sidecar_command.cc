@@ -128,7 +128,7 @@ int RunSidecar(config::SidecarConfig config) {
   int exit_code = 0;
   const bool bundle = config.run_mode == config::kRunModeBundle;
   health::Readiness readiness(bundle);
-  health::HealthServer health_server(io, readiness);
+  health::HealthServer health_server(readiness);
   if (config.health) {
     if (auto s = health_server.Start(*config.health); !s.ok()) {
       log::Error("%s", s.message());

@@ -63,8 +63,10 @@ class ProbeSession : public std::enable_shared_from_this<ProbeSession> {
 
 }  // namespace
 
-HealthServer::HealthServer(asio::io_context& io, const Readiness& readiness)
-    : readiness_(readiness), acceptor_(io), accept_backoff_(io.get_executor()) {}
+HealthServer::HealthServer(const Readiness& readiness)
+    : readiness_(readiness), acceptor_(io_), accept_backoff_(io_.get_executor()) {}
+
+HealthServer::~HealthServer() { Stop(); }
 
 absl::Status HealthServer::Start(const config::ListenAddress& listen) {
   boost::system::error_code ec;
@@ -74,11 +76,15 @@ absl::Status HealthServer::Start(const config::ListenAddress& listen) {
   if (ec) return absl::UnavailableError(absl::StrCat("--health-listen: cannot listen on ", listen.ToString(), ": ", ec.message()));
   port_ = acceptor_.local_endpoint().port();
   Accept();
+  thread_ = std::thread([this] { io_.run(); });  // ends when the acceptor closes and probes finish
   return absl::OkStatus();
 }
 
 void HealthServer::Stop() {
-  boost::system::error_code ignored;
+  if (!thread_.joinable()) return;
+  io_.stop();  // probes in flight are cut: the agent is stopping
+  thread_.join();
+  boost::system::error_code ignored;  // the loop has ended: nothing else touches them now
   acceptor_.close(ignored);
   accept_backoff_.Cancel();
 }

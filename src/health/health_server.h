@@ -1,9 +1,11 @@
-// The kubelet probe endpoint: GET /healthz/live (200 while the agent's event loop runs) and
-// GET /healthz/ready (200 when Readiness says so, 503 with the reason otherwise), on a small
-// HTTP/1.1 listener of its own (loopback by default), served from the caller's io_context.
+// The kubelet probe endpoint: GET /healthz/live (200 while the agent runs) and GET
+// /healthz/ready (200 when Readiness says so, 503 with the reason otherwise), on a small HTTP/1.1
+// listener of its own (loopback by default), served by a thread of its own: never behind xDS
+// decoding, translation or the store's locks (kubelet's probe timeout is 1 s).
 #pragma once
 
 #include <cstdint>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,17 +19,20 @@ namespace agent::health {
 
 class HealthServer {
  public:
-  HealthServer(boost::asio::io_context& io, const Readiness& readiness);
+  explicit HealthServer(const Readiness& readiness);
+  ~HealthServer();
 
   absl::Status Start(const config::ListenAddress& listen);
-  void Stop();
+  void Stop();  // idempotent
   uint16_t port() const { return port_; }
 
  private:
   void Accept();
 
   const Readiness& readiness_;
+  boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
   AcceptBackoff accept_backoff_;
   uint16_t port_ = 0;
 };

@@ -3,11 +3,14 @@
 #   2+3. etcdctl's watch on /foo, writes elsewhere, a compaction, then a put on /foo: the put
 #      returns (it hung: the gRPC watch stream retired the watcher inside the store's notification)
 #      and the idle watcher gets the event, as from etcd (it was canceled with compact_revision);
+#   7. revisions are never reused after a kill -9 (--revision-file);
+#   9. /healthz/live answers within kubelet's 1 s while a large xDS change is applied;
 #   5. a connection that sends "P" or "PR" and stalls must not burn a core (the one-port sniffer);
 #   6. out of file descriptors, the etcd and health listeners back off instead of spinning, and
 #      both answer again once descriptors are free (the health listener used to stop for good).
 source "$(dirname "$0")/lib.sh"
 AGENT_BIN=$1
+SCALE_GEN=$2
 EXAMPLES="$(cd "$(dirname "$0")/../.." && pwd)/examples/xds"
 work=$(mktemp -d)
 cleanup() { [ -n "${PIDS:-}" ] && kill $PIDS 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
@@ -68,6 +71,30 @@ start_crashable second
 after_crash=$(revision_of "$CRASHABLE_AT")
 check "after kill -9 the revision goes on from above ($before_crash → $after_crash)" test "$after_crash" -gt "$before_crash"
 kill -TERM "$CRASHABLE"
+
+# Probe 9: liveness is served by its own thread, not behind xDS work. 30,000 services, then every
+# endpoint moved: /healthz/live is asked every 0.1 s with kubelet's 1 s timeout meanwhile.
+mesh="$work/mesh"
+"$SCALE_GEN" 30000 "$mesh" >/dev/null
+"$AGENT_BIN" sidecar --xds-watch-files "$mesh" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
+  >"$work/big.log" 2>&1 &
+BIG=$!
+PIDS="$PIDS $BIG"
+wait_for 60 grep -qs "ready in" "$work/big.log" || { cat "$work/big.log"; exit 1; }
+big_health=$(sed -n 's/.*health checks on http:\/\/\(127\.0\.0\.1:[0-9]*\).*/\1/p' "$work/big.log" | head -1)
+applied() { grep -c "applied xDS" "$work/big.log" || true; }
+before=$(applied)
+"$SCALE_GEN" 30000 "$mesh.new" --endpoint-seed 7 >/dev/null
+mv "$mesh.new/endpoints.json" "$mesh/endpoints.json"
+probes=0 slow=0
+until [ "$(applied)" -gt "$before" ] || [ $probes -ge 300 ]; do
+  curl -sf -m 1 "http://$big_health/healthz/live" -o /dev/null || slow=$((slow + 1))
+  probes=$((probes + 1))
+  sleep 0.1
+done
+check "the large change was applied while probing ($probes probes)" test "$(applied)" -gt "$before"
+check "every liveness probe answered within 1 s ($slow of $probes did not)" test "$slow" -eq 0
+kill -TERM "$BIG"
 
 # 64 descriptors: the agent's own use is about 20; 120 client connections exhaust them.
 "$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \

@@ -74,6 +74,7 @@ int RunSidecar(config::SidecarConfig config) {
   if (!initial_revision.ok()) return Fail(absl::StrCat("--revision-file: ", initial_revision.status().message()));
   store::StoreOptions store_options;
   store_options.initial_revision = *initial_revision;
+  store_options.max_history_bytes = config.max_history_bytes;
   // Revisions are saved ahead of use, not only at exit: after a kill -9 the next start is still
   // above every revision APISIX has seen (100,000 at a time: one fsync per block).
   std::optional<store::RevisionReservation> reservation;

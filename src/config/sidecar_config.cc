@@ -39,6 +39,10 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
   app.add_option("--etcd-password", c.etcd_password, "the password for --etcd-user");
   app.add_option("--max-request-bytes", c.max_request_bytes, "largest etcd request accepted (etcd's default)")
       ->capture_default_str();
+  app.add_option("--max-history-bytes", c.max_history_bytes,
+                 "watch history kept in memory (keys and values); a watcher that falls further behind gets etcd's "
+                 "compaction answer and re-reads")
+      ->capture_default_str();
   app.add_option("--original-dst-var", c.original_dst_var,
                  "nginx variable holding a connection's original destination (ip:port), e.g. original_dst; when set, "
                  "routes only match connections to the listeners that use them and ORIGINAL_DST clusters pass "
@@ -86,6 +90,9 @@ absl::Status Validate(SidecarConfig& c) {
   }
   if (c.max_request_bytes < 1024 || c.max_request_bytes > 64 * 1024 * 1024) {
     return absl::InvalidArgumentError("--max-request-bytes: must be between 1024 and 67108864");
+  }
+  if (c.max_history_bytes < 1024 * 1024 || c.max_history_bytes > (uint64_t{1} << 32)) {
+    return absl::InvalidArgumentError("--max-history-bytes: must be between 1048576 and 4294967296");
   }
 
   if (c.provisioner == kProvisionerGrpc) {

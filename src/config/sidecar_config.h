@@ -37,6 +37,7 @@ struct SidecarConfig {
   std::string etcd_user;              // with etcd_password: require etcd auth tokens from clients
   std::string etcd_password;
   uint64_t max_request_bytes = 1572864;  // etcd's default
+  uint64_t max_history_bytes = 32 * 1024 * 1024;  // watch history kept in memory
   std::string revision_file;              // where the last revision is kept across restarts
   std::string original_dst_var;           // nginx variable with the original destination: binds routes to listeners
   std::string original_dst_module = "auto";  // bundle mode: auto | none | path of ngx_http_original_dst_module.so

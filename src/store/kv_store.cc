@@ -4,6 +4,20 @@
 
 namespace agent::store {
 
+namespace {
+
+// What a revision holds in memory beyond its fixed-size parts: keys and values, previous ones too.
+size_t HistoryBytes(const Revision& revision) {
+  size_t bytes = 0;
+  for (const Event& e : revision.events) {
+    bytes += e.kv.key.size() + e.kv.value.size() + sizeof(Event);
+    if (e.prev_kv) bytes += e.prev_kv->key.size() + e.prev_kv->value.size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
 KvStore::KvStore(StoreOptions options)
     : options_(std::move(options)),
       next_lease_id_(0),
@@ -67,6 +81,7 @@ absl::StatusOr<int64_t> KvStore::WriteLocked(const std::function<absl::Status(Wr
     if (options_.before_revision) options_.before_revision(entry->revision);
     revision_ = entry->revision;
     history_events_ += entry->events.size();
+    history_bytes_ += HistoryBytes(*entry);
     history_.push_back(entry);
     TrimHistoryLocked();
     committed = std::move(entry);
@@ -110,9 +125,11 @@ void KvStore::Notify(const std::shared_ptr<const Revision>& committed) {
 
 void KvStore::TrimHistoryLocked() {
   while (history_.size() > 1 &&
-         (history_.size() > options_.max_history_revisions || history_events_ > options_.max_history_events)) {
+         (history_.size() > options_.max_history_revisions || history_events_ > options_.max_history_events ||
+          history_bytes_ > options_.max_history_bytes)) {
     compacted_ = history_.front()->revision + 1;
     history_events_ -= history_.front()->events.size();
+    history_bytes_ -= HistoryBytes(*history_.front());
     history_.pop_front();
   }
 }
@@ -123,6 +140,7 @@ absl::Status KvStore::Compact(int64_t revision) {
   if (revision > revision_) return absl::OutOfRangeError("etcdserver: mvcc: required revision is a future revision");
   while (!history_.empty() && history_.front()->revision < revision) {
     history_events_ -= history_.front()->events.size();
+    history_bytes_ -= HistoryBytes(*history_.front());
     history_.pop_front();
   }
   compacted_ = revision;

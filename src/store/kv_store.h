@@ -98,6 +98,10 @@ struct StoreOptions {
   int64_t initial_revision = 1;
   size_t max_history_revisions = 10000;  // watch replay window
   size_t max_history_events = 200000;
+  // And by bytes (keys and values, previous values included): a client writing large values must
+  // not pin memory (etcd keeps history on disk under a quota). A watcher that falls behind the
+  // window gets etcd's compaction answer. Always at least the newest revision is kept.
+  size_t max_history_bytes = 32 * 1024 * 1024;
   // Called under the write lock before revision `revision` is used, when set: where revisions are
   // made durable ahead of use (RevisionReservation), so none is reused after a crash.
   std::function<void(int64_t revision)> before_revision;
@@ -219,6 +223,7 @@ class KvStore {
   int64_t next_lease_id_;
   std::deque<std::shared_ptr<const Revision>> history_;  // contiguous revisions
   size_t history_events_ = 0;
+  size_t history_bytes_ = 0;
   int64_t revision_;
   int64_t compacted_ = 0;
 

@@ -127,6 +127,26 @@ TEST(CompactTest, CompactKeepsTheCompactRevisionItself) {
   EXPECT_EQ(store.Compact(7).message(), "etcdserver: mvcc: required revision is a future revision");
 }
 
+// Issue 12, probe 8: history was bounded by counts only; 300 values of 750 KB pinned ~450 MB.
+TEST(KvStoreTest, HistoryIsBoundedByBytesToo) {
+  StoreOptions options;
+  options.max_history_bytes = 4 * 1024 * 1024;
+  KvStore store(options);
+  const std::string big(750 * 1024, 'v');
+  for (int i = 0; i < 30; ++i) store.Commit({Mutation::Put("/big/" + std::to_string(i), big)});
+  for (int i = 0; i < 30; ++i) store.Commit({Mutation::Delete("/big/" + std::to_string(i))});  // prev_kv: 750 KB each
+  const int64_t current = store.current_revision();
+  // Only the newest revisions within 4 MB remain watchable; older ones answer as compacted.
+  EXPECT_GT(store.compacted_revision(), current - 10);
+  EXPECT_GT(store.ReadEvents(KeyRange::Prefix("/big/"), 2, 100).compact_revision, 0);
+  auto recent = store.ReadEvents(KeyRange::Prefix("/big/"), store.compacted_revision(), 100);
+  EXPECT_EQ(recent.compact_revision, 0);
+  EXPECT_LE(recent.revisions.size(), 6u);
+  // One revision larger than the bound is still kept: the newest is always watchable.
+  store.Commit({Mutation::Put("/huge", std::string(5 * 1024 * 1024, 'h'))});
+  EXPECT_EQ(store.compacted_revision(), store.current_revision());
+}
+
 TEST(RevisionSeedTest, NeverGoesBackwards) {
   std::string file = ::testing::TempDir() + "/revision_seed_test";
   std::remove(file.c_str());

@@ -41,7 +41,7 @@ python3 - "$ENDPOINT" <<'PY'
 import base64, json, sys, urllib.request
 def call(path, body):
     urllib.request.urlopen(urllib.request.Request("http://" + sys.argv[1] + path, data=json.dumps(body).encode()),
-                           timeout=10).read()
+                           timeout=60).read()
 key = lambda i: base64.b64encode(("/big/%d" % i).encode()).decode()
 value = base64.b64encode(b"v" * 750 * 1024).decode()
 for i in range(300):
@@ -53,7 +53,7 @@ rss_mb=$(( $(awk '/VmRSS/ {print $2}' "/proc/$AGENT_PID/status") / 1024 ))
 check "after 225 MB of values are written and deleted, RSS is back to ${rss_mb} MB (< 120)" test "$rss_mb" -lt 120
 
 export ETCDCTL_API=3
-ctl() { timeout 5 etcdctl --endpoints="$ENDPOINT" --dial-timeout=2s --command-timeout=4s "$@"; }
+ctl() { timeout 15 etcdctl --endpoints="$ENDPOINT" --dial-timeout=5s --command-timeout=10s "$@"; }
 etcdctl --endpoints="$ENDPOINT" watch /foo >"$work/watch.out" 2>&1 &
 WATCH=$!
 PIDS="$PIDS $WATCH"
@@ -71,7 +71,7 @@ check "SIGTERM still ends the agent" bash -c "kill -TERM $AGENT_PID && timeout 1
 # Probe 7: revisions ran ahead of the clock (a seeded file stands for 40,000 fast puts) and were
 # used again after a kill -9, which skips the save at exit: APISIX then ignores updates.
 echo 5000000000000 >"$work/revision"
-revision_of() { timeout 5 etcdctl --endpoints="$1" get /k -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])'; }
+revision_of() { timeout 15 etcdctl --endpoints="$1" get /k -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])'; }
 start_crashable() {
   "$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen "" \
     --revision-file "$work/revision" >"$work/$1.log" 2>&1 &
@@ -81,7 +81,7 @@ start_crashable() {
   CRASHABLE_AT=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$work/$1.log" | head -1)
 }
 start_crashable first
-for i in 1 2 3; do ctl() { timeout 5 etcdctl --endpoints="$CRASHABLE_AT" "$@"; }; ctl put /k "$i" >/dev/null; done
+for i in 1 2 3; do timeout 15 etcdctl --endpoints="$CRASHABLE_AT" put /k "$i" >/dev/null; done
 before_crash=$(revision_of "$CRASHABLE_AT")
 kill -KILL "$CRASHABLE"
 wait "$CRASHABLE" 2>/dev/null || true
@@ -98,7 +98,7 @@ mesh="$work/mesh"
   >"$work/big.log" 2>&1 &
 BIG=$!
 PIDS="$PIDS $BIG"
-wait_for 60 grep -qs "ready in" "$work/big.log" || { cat "$work/big.log"; exit 1; }
+wait_for 120 grep -qs "ready in" "$work/big.log" || { cat "$work/big.log"; exit 1; }
 big_health=$(sed -n 's/.*health checks on http:\/\/\(127\.0\.0\.1:[0-9]*\).*/\1/p' "$work/big.log" | head -1)
 applied() { grep -c "applied xDS" "$work/big.log" || true; }
 before=$(applied)

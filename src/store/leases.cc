@@ -21,6 +21,10 @@ void KvStore::AttachLease(const std::string& key, int64_t old_lease, int64_t new
 absl::StatusOr<LeaseInfo> KvStore::GrantLease(int64_t id, int64_t ttl_seconds) {
   if (id < 0) return absl::InvalidArgumentError("etcdserver: lease ID must be positive");  // etcd: negative IDs are rejected
   if (ttl_seconds > 9000000000LL) return absl::OutOfRangeError("etcdserver: too large lease TTL");
+  // etcd raises a TTL below its minimum (1.5 election timeouts, 2 s with the defaults) to it;
+  // 0 or a negative TTL is not an error.
+  constexpr int64_t kMinTtlSeconds = 2;
+  ttl_seconds = std::max(ttl_seconds, kMinTtlSeconds);
   std::unique_lock lock(mutex_);
   if (id == 0) {
     while (leases_.count(next_lease_id_) > 0) ++next_lease_id_;

@@ -1,3 +1,4 @@
+#include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
 #include "xds/discovery_json.h"
 
@@ -93,11 +94,29 @@ size_t NestingDepth(absl::string_view json) {
   return static_cast<size_t>(deepest);
 }
 
+// Protobuf's JSON parser ignores what follows the document; a file with a "\0garbage" tail (a
+// half-written or concatenated file) must be refused, not half-read.
+absl::Status CheckNothingFollows(absl::string_view json) {
+  size_t i = 0;
+  while (i < json.size() && absl::ascii_isspace(static_cast<unsigned char>(json[i]))) ++i;
+  if (i == json.size() || json[i] != '{') return absl::OkStatus();  // the parsers say what is wrong
+  JsonNesting nesting;
+  while (i < json.size() && nesting.Feed(json[i]) > 0) ++i;
+  if (i == json.size()) return absl::OkStatus();  // unterminated: the parsers say so
+  for (size_t rest = i + 1; rest < json.size(); ++rest) {
+    if (!absl::ascii_isspace(static_cast<unsigned char>(json[rest]))) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected bytes after the JSON document, at offset ", rest));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Protobuf's JSON parser stops at the same depth; real xDS nests a few dozen levels.
 constexpr size_t kMaxNestingDepth = 100;
 
 absl::StatusOr<envoy::service::discovery::v3::DiscoveryResponse> ParseResponse(absl::string_view json,
                                                                                DecodeReport* report) {
+  if (absl::Status tail = CheckNothingFollows(json); !tail.ok()) return tail;
   envoy::service::discovery::v3::DiscoveryResponse response;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;

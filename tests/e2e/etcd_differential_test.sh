@@ -123,6 +123,11 @@ lease_cmp "lease revoke"          lease revoke LEASE -w json
 same "revoked lease's key is gone" get /diff/l -w json
 lease_cmp "timetolive of a revoked lease" lease timetolive LEASE -w json
 same "revoke unknown lease"       lease revoke 1234 -w json
+# A TTL below etcd's minimum (2 s with its defaults), 0 included, is raised to it.
+for ttl in 0 1; do
+  t1=$(ectl "$ETCD" lease grant "$ttl" | sed 's/lease [0-9a-f]* //'); t2=$(ectl "$AGENT" lease grant "$ttl" | sed 's/lease [0-9a-f]* //')
+  check "lease grant $ttl: $t1 / $t2" test "$t1" = "$t2"
+done
 
 # Watch history over gRPC: everything since the base, as events.
 watch_events() { timeout 2 etcdctl --endpoints="$1" watch --prefix /diff/ --rev="$2" -w json 2>/dev/null |

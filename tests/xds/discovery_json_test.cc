@@ -93,5 +93,16 @@ TEST(DiscoveryJsonTest, DeepNestingIsRefusedNotACrash) {
   EXPECT_TRUE(fine.ok()) << fine.status();
 }
 
+// Issue 12, item 10: a tail after the document ("\0garbage") was accepted silently.
+TEST(DiscoveryJsonTest, BytesAfterTheDocumentAreRefused) {
+  const std::string doc = R"({"versionInfo":"1","typeUrl":"type.googleapis.com/envoy.config.cluster.v3.Cluster","resources":[]})";
+  DecodeReport report;
+  EXPECT_TRUE(DecodeDiscoveryResponseJson(doc + " \n", &report).ok());
+  auto tail = DecodeDiscoveryResponseJson(doc + std::string("\0garbage", 8), &report);
+  ASSERT_FALSE(tail.ok());
+  EXPECT_NE(tail.status().message().find("unexpected bytes after the JSON document"), std::string::npos);
+  EXPECT_FALSE(DecodeDiscoveryResponseJson(doc + doc, &report).ok());
+}
+
 }  // namespace
 }  // namespace agent::xds

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstring>
 
 #include <boost/asio/strand.hpp>
@@ -93,23 +94,28 @@ void EtcdServer::Accept() {
 void EtcdServer::Sniff(std::shared_ptr<tcp::socket> socket, int waited_ms) {
   socket->async_wait(tcp::socket::wait_read, [this, socket, waited_ms](boost::system::error_code ec) {
     if (ec) return;
-    char peek[3];
-    ssize_t n = ::recv(socket->native_handle(), peek, sizeof(peek), MSG_PEEK);
-    if (n <= 0) return;  // closed before saying anything
-    static constexpr char kPreface[] = "PRI";
-    if (std::memcmp(peek, kPreface, static_cast<size_t>(n)) == 0 && n < 3) {
-      // A partial "PR": the bytes stay peeked, so the socket stays readable — waiting for
-      // readability again would spin. Look again shortly; a client that never sends the third
-      // byte is dropped after 10 s (gRPC's own handshake timeout is shorter).
+    // Look again shortly: waiting for readability again would spin while peeked bytes stay
+    // readable. A client that never completes its first three bytes is dropped after 10 s
+    // (gRPC's own handshake timeout is shorter).
+    auto look_again = [this, socket, waited_ms] {
       constexpr int kStepMs = 20, kGiveUpMs = 10000;
       if (waited_ms >= kGiveUpMs) return;
       auto timer = std::make_shared<asio::steady_timer>(socket->get_executor(), std::chrono::milliseconds(kStepMs));
       timer->async_wait([this, socket, timer, waited_ms](boost::system::error_code) {
         Sniff(socket, waited_ms + kStepMs);
       });
-      return;
+    };
+    char peek[3];
+    ssize_t n = ::recv(socket->native_handle(), peek, sizeof(peek), MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      // Woken without data (seen under load): not a reason to drop the client, who then got a
+      // broken pipe in the middle of its request.
+      return look_again();
     }
-    if (std::memcmp(peek, kPreface, 3) == 0) {
+    if (n <= 0) return;  // closed (or failed) before saying anything
+    static constexpr char kPreface[] = "PRI";
+    if (n < 3 && std::memcmp(peek, kPreface, static_cast<size_t>(n)) == 0) return look_again();  // "P", "PR"
+    if (n == 3 && std::memcmp(peek, kPreface, 3) == 0) {
       int fd = socket->release();
       ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
       grpc::AddInsecureChannelFromFd(grpc_server_.get(), fd);

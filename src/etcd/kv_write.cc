@@ -1,6 +1,8 @@
 #include "etcd/kv_write.h"
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "etcd/kv_range.h"
@@ -101,22 +103,83 @@ bool Evaluate(const Compare& c, const store::WriteTxn& txn) {
   return true;
 }
 
-// etcd rejects a txn that puts one key twice, or puts and deletes the same key, in one branch.
-absl::Status CheckTxnShape(const etcdserverpb::TxnRequest& request, int depth = 0) {
+absl::Status CheckTxnCounts(const etcdserverpb::TxnRequest& request) {
   if (request.compare_size() > kMaxTxnOps || request.success_size() > kMaxTxnOps ||
       request.failure_size() > kMaxTxnOps) {
     return absl::InvalidArgumentError("etcdserver: too many operations in txn request");
   }
   for (const auto* branch : {&request.success(), &request.failure()}) {
-    std::set<std::string> puts;
     for (const auto& op : *branch) {
-      if (op.has_request_put() && !puts.insert(op.request_put().key()).second) {
-        return absl::InvalidArgumentError("etcdserver: duplicate key given in txn request");
-      }
-      if (op.has_request_txn()) {
-        if (absl::Status s = CheckTxnShape(op.request_txn(), depth + 1); !s.ok()) return s;
-      }
+      if (!op.has_request_txn()) continue;
+      if (absl::Status s = CheckTxnCounts(op.request_txn()); !s.ok()) return s;
     }
+  }
+  return absl::OkStatus();
+}
+
+// A delete's interval as etcd's adt tree holds it: [key, range_end), or the single key when
+// range_end is empty. Compared as plain strings, so "\0" (all keys from key) covers no put,
+// exactly as in etcd 3.4.
+struct DeleteInterval {
+  std::string begin, end;
+  bool Covers(const std::string& key) const { return end.empty() ? key == begin : begin <= key && key < end; }
+};
+
+struct TxnWrites {
+  std::set<std::string> puts;
+  std::vector<DeleteInterval> dels;
+  bool Deletes(const std::string& key) const {
+    for (const auto& d : dels) {
+      if (d.Covers(key)) return true;
+    }
+    return false;
+  }
+};
+
+absl::Status DuplicateKey() { return absl::InvalidArgumentError("etcdserver: duplicate key given in txn request"); }
+
+// etcd's checkIntervals: within one branch — nested txns included — no key is put twice and no
+// put falls in a delete's range. A nested txn's success and failure may put the same key (only
+// one of them runs).
+absl::StatusOr<TxnWrites> CheckIntervals(const google::protobuf::RepeatedPtrField<etcdserverpb::RequestOp>& ops) {
+  TxnWrites out;
+  for (const auto& op : ops) {
+    if (op.has_request_delete_range()) {
+      out.dels.push_back({op.request_delete_range().key(), op.request_delete_range().range_end()});
+    }
+  }
+  for (const auto& op : ops) {
+    if (!op.has_request_txn()) continue;
+    absl::StatusOr<TxnWrites> then = CheckIntervals(op.request_txn().success());
+    if (!then.ok()) return then.status();
+    absl::StatusOr<TxnWrites> otherwise = CheckIntervals(op.request_txn().failure());
+    if (!otherwise.ok()) return otherwise.status();
+    for (const std::string& key : then->puts) {
+      if (out.puts.contains(key) || out.Deletes(key)) return DuplicateKey();
+      out.puts.insert(key);
+    }
+    for (const std::string& key : otherwise->puts) {
+      if (out.puts.contains(key) && !then->puts.contains(key)) return DuplicateKey();
+      if (out.Deletes(key)) return DuplicateKey();
+      out.puts.insert(key);
+    }
+    out.dels.insert(out.dels.end(), then->dels.begin(), then->dels.end());
+    out.dels.insert(out.dels.end(), otherwise->dels.begin(), otherwise->dels.end());
+  }
+  for (const auto& op : ops) {
+    if (!op.has_request_put()) continue;
+    const std::string& key = op.request_put().key();
+    if (out.puts.contains(key) || out.Deletes(key)) return DuplicateKey();
+    out.puts.insert(key);
+  }
+  return out;
+}
+
+// etcd's checkTxnRequest and checkIntervals, before anything runs.
+absl::Status CheckTxnShape(const etcdserverpb::TxnRequest& request) {
+  if (absl::Status s = CheckTxnCounts(request); !s.ok()) return s;
+  for (const auto* branch : {&request.success(), &request.failure()}) {
+    if (absl::StatusOr<TxnWrites> writes = CheckIntervals(*branch); !writes.ok()) return writes.status();
   }
   return absl::OkStatus();
 }
@@ -163,7 +226,7 @@ absl::StatusOr<etcdserverpb::TxnResponse> TxnIn(const KvWriteContext& context, s
       case etcdserverpb::RequestOp::kRequestTxn: {
         auto nested = TxnIn(context, txn, op.request_txn(), wrote);
         if (!nested.ok()) return nested.status();
-        nested->mutable_header()->set_revision(OperationRevision(txn, wrote));
+        nested->mutable_header()->Clear();  // etcd 3.4 gives a nested txn an empty header
         *out->mutable_response_txn() = *std::move(nested);
         break;
       }

@@ -128,6 +128,7 @@ void KvStore::TrimHistoryLocked() {
          (history_.size() > options_.max_history_revisions || history_events_ > options_.max_history_events ||
           history_bytes_ > options_.max_history_bytes)) {
     compacted_ = history_.front()->revision + 1;
+    compacted_ever_ = true;
     history_events_ -= history_.front()->events.size();
     history_bytes_ -= HistoryBytes(*history_.front());
     history_.pop_front();
@@ -136,14 +137,20 @@ void KvStore::TrimHistoryLocked() {
 
 absl::Status KvStore::Compact(int64_t revision) {
   std::unique_lock lock(mutex_);
-  if (revision <= compacted_) return absl::OutOfRangeError("etcdserver: mvcc: required revision has been compacted");
+  // etcd's compactMainRev starts below every revision: the first compaction of a fresh store may
+  // name any revision up to the current one, 0 included (revisions before a seeded start count as
+  // never compacted until then).
+  if (compacted_ever_ && revision <= compacted_) {
+    return absl::OutOfRangeError("etcdserver: mvcc: required revision has been compacted");
+  }
   if (revision > revision_) return absl::OutOfRangeError("etcdserver: mvcc: required revision is a future revision");
   while (!history_.empty() && history_.front()->revision < revision) {
     history_events_ -= history_.front()->events.size();
     history_bytes_ -= HistoryBytes(*history_.front());
     history_.pop_front();
   }
-  compacted_ = revision;
+  compacted_ = std::max(compacted_, revision);
+  compacted_ever_ = true;
   return absl::OkStatus();
 }
 

@@ -226,6 +226,7 @@ class KvStore {
   size_t history_bytes_ = 0;
   int64_t revision_;
   int64_t compacted_ = 0;
+  bool compacted_ever_ = false;  // by a client or the history window
 
   mutable std::mutex watch_mutex_;
   std::map<uint64_t, Watch> watches_;

@@ -106,6 +106,24 @@ check "txn, compare succeeds" test "$t1" = "$t2"
 t1=$(txn "$ETCD" "$BASE_ETCD" 1 | normalize "$BASE_ETCD"); t2=$(txn "$AGENT" "$BASE_AGENT" 1 | normalize "$BASE_AGENT")
 check "txn, compare fails" test "$t1" = "$t2"
 
+# etcd's checkIntervals: duplicate puts, or a put inside a delete's range, anywhere in one branch
+# (nested txns included) are refused before anything runs; a nested txn's two branches may share.
+http_txn() { curl -sS --max-time 5 -X POST "http://$1/v3/kv/txn" -d "$2"; }
+P() { printf '{"request_put":{"key":"%s","value":"eA=="}}' "$(printf %s "$1" | base64 -w0)"; }
+D() { printf '{"request_delete_range":{"key":"%s","range_end":"%s"}}' "$(printf %s "$1" | base64 -w0)" "$(printf %s "$2" | base64 -w0)"; }
+NUL=AA==  # "\0" as range_end
+for shape in \
+  "put+delete of one key|{\"success\":[$(P /diff/t1),$(D /diff/t1 '')]}" \
+  "put, then the same put in a nested txn|{\"success\":[$(P /diff/t1),{\"request_txn\":{\"success\":[$(P /diff/t1)]}}]}" \
+  "one key in a nested txn's two branches|{\"success\":[{\"request_txn\":{\"success\":[$(P /diff/t2)],\"failure\":[$(P /diff/t2)]}}]}" \
+  "two nested txns putting one key|{\"success\":[{\"request_txn\":{\"success\":[$(P /diff/t3)]}},{\"request_txn\":{\"failure\":[$(P /diff/t3)]}}]}" \
+  "a put inside a delete range|{\"success\":[$(D /diff/t4 /diff/t6),$(P /diff/t5)]}" \
+  "a nested delete of an outer put|{\"success\":[$(P /diff/t7),{\"request_txn\":{\"success\":[$(D /diff/t7 '')]}}]}" \
+  "a delete to \\0 and a put (etcd compares as strings)|{\"success\":[{\"request_delete_range\":{\"key\":\"$(printf /diff/t8 | base64 -w0)\",\"range_end\":\"$NUL\"}},$(P /diff/t9)]}"; do
+  t1=$(http_txn "$ETCD" "${shape#*|}" | normalize "$BASE_ETCD"); t2=$(http_txn "$AGENT" "${shape#*|}" | normalize "$BASE_AGENT")
+  compare "txn shape: ${shape%%|*}" "$t1" "$t2"
+done
+
 # Leases
 lease_etcd=$(ectl "$ETCD" lease grant 60 | awk '{print $2}')
 lease_agent=$(ectl "$AGENT" lease grant 60 | awk '{print $2}')
@@ -145,7 +163,9 @@ http_watch() { curl -sS -N --max-time 2 -X POST "http://$1/v3/watch" \
 compare "HTTP watch replay" "$(http_watch "$ETCD" $((BASE_ETCD + 1)) "$BASE_ETCD")" \
   "$(http_watch "$AGENT" $((BASE_AGENT + 1)) "$BASE_AGENT")"
 
-# Compaction
+# Compaction (etcd's first compaction may name revision 0)
+compare "compact to 0 before any compaction" "$(curl -sS -X POST "http://$ETCD/v3/kv/compaction" -d '{"revision":"0"}' | normalize "$BASE_ETCD")" \
+  "$(curl -sS -X POST "http://$AGENT/v3/kv/compaction" -d '{"revision":"0"}' | normalize "$BASE_AGENT")"
 same "compact"                    compaction REV+4 -w json
 same "get below the compaction"   get /diff/a --rev=REV+2 -w json
 same "compact again"              compaction REV+4 -w json

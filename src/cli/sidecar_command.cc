@@ -102,6 +102,8 @@ int RunSidecar(config::SidecarConfig config) {
   api_options.user = config.etcd_user;
   api_options.password = config.etcd_password;
   api_options.max_request_bytes = config.max_request_bytes;
+  api_options.watch_limits = {.per_stream = config.max_watches_per_stream, .total = config.max_watches};
+  api_options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
   api_options.guard = [&reconciler](const std::string& key) {
     if (!reconciler.Owns(key)) return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrCat("apisix-mesh-agent: ", key,

@@ -43,6 +43,15 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
                  "watch history kept in memory (keys and values); a watcher that falls further behind gets etcd's "
                  "compaction answer and re-reads")
       ->capture_default_str();
+  app.add_option("--max-watches-per-stream", c.max_watches_per_stream,
+                 "watches one gRPC Watch call or HTTP /v3/watch response may hold; a create past it is answered "
+                 "created + canceled with the reason")
+      ->capture_default_str();
+  app.add_option("--max-watches", c.max_watches, "watches all etcd clients together may hold")->capture_default_str();
+  app.add_option("--idle-timeout", c.idle_timeout_seconds,
+                 "seconds after which an etcd client connection with nothing in flight is closed (an open watch is "
+                 "in flight); 0 = never")
+      ->capture_default_str();
   app.add_option("--original-dst-var", c.original_dst_var,
                  "nginx variable holding a connection's original destination (ip:port), e.g. original_dst; when set, "
                  "routes only match connections to the listeners that use them and ORIGINAL_DST clusters pass "
@@ -93,6 +102,15 @@ absl::Status Validate(SidecarConfig& c) {
   }
   if (c.max_history_bytes < 1024 * 1024 || c.max_history_bytes > (uint64_t{1} << 32)) {
     return absl::InvalidArgumentError("--max-history-bytes: must be between 1048576 and 4294967296");
+  }
+  if (c.max_watches_per_stream < 1 || c.max_watches_per_stream > 1000000) {
+    return absl::InvalidArgumentError("--max-watches-per-stream: must be between 1 and 1000000");
+  }
+  if (c.idle_timeout_seconds > 86400) {
+    return absl::InvalidArgumentError("--idle-timeout: must be between 0 (never) and 86400 seconds");
+  }
+  if (c.max_watches < c.max_watches_per_stream || c.max_watches > 10000000) {
+    return absl::InvalidArgumentError("--max-watches: must be at least --max-watches-per-stream and at most 10000000");
   }
 
   if (c.provisioner == kProvisionerGrpc) {

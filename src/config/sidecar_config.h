@@ -38,6 +38,9 @@ struct SidecarConfig {
   std::string etcd_password;
   uint64_t max_request_bytes = 1572864;  // etcd's default
   uint64_t max_history_bytes = 32 * 1024 * 1024;  // watch history kept in memory
+  uint64_t max_watches_per_stream = 10000;        // one gRPC Watch call or HTTP /v3/watch response
+  uint64_t max_watches = 50000;                   // all clients together
+  uint64_t idle_timeout_seconds = 300;            // etcd connections with nothing in flight; 0 = never
   std::string revision_file;              // where the last revision is kept across restarts
   std::string original_dst_var;           // nginx variable with the original destination: binds routes to listeners
   std::string original_dst_module = "auto";  // bundle mode: auto | none | path of ngx_http_original_dst_module.so

@@ -15,7 +15,10 @@ constexpr int64_t kTokenLifetimeSeconds = 600;
 }  // namespace
 
 EtcdApi::EtcdApi(store::KvStore& store, ClusterIdentity identity, EtcdApiOptions options)
-    : store_(store), identity_(std::move(identity)), options_(std::move(options)) {}
+    : store_(store),
+      identity_(std::move(identity)),
+      options_(std::move(options)),
+      watch_budget_(options_.watch_limits) {}
 
 absl::Status EtcdApi::Authorize(absl::string_view token) {
   if (!auth_enabled()) return absl::OkStatus();

@@ -3,6 +3,7 @@
 // HTTP/JSON gateway are thin adapters over it, so both protocols always agree.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "etcd/cluster_identity.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "etcd/kv_write.h"
+#include "etcd/watch_budget.h"
 #include "store/kv_store.h"
 
 namespace agent::etcd {
@@ -24,6 +26,11 @@ struct EtcdApiOptions {
   std::string password;
   size_t max_request_bytes = 1572864;  // etcd's default, 1.5 MiB
   WriteGuard guard;                     // which keys clients may not write
+  WatchLimits watch_limits;
+  // Both transports close a connection with nothing in flight for this long (an open watch is
+  // in flight for as long as it lasts); zero = never. Longer than clients' own pool timeouts
+  // (lua-resty-etcd's cosockets: 60 s) so the client, not the server, ends an idle connection.
+  std::chrono::seconds idle_timeout{300};
   // Prometheus text for GET /metrics (etcd serves its metrics on the client port too); empty = none.
   std::function<std::string()> metrics;
 };
@@ -39,8 +46,10 @@ class EtcdApi {
   store::KvStore& store() { return store_; }
   const ClusterIdentity& identity() const { return identity_; }
   size_t max_request_bytes() const { return options_.max_request_bytes; }
+  std::chrono::seconds idle_timeout() const { return options_.idle_timeout; }
   std::string Metrics() const;
   bool auth_enabled() const { return !options_.user.empty(); }
+  WatchBudget& watch_budget() { return watch_budget_; }
 
   // OK when auth is off, or the token is one Authenticate issued. `token` empty = none sent.
   absl::Status Authorize(absl::string_view token);
@@ -70,6 +79,7 @@ class EtcdApi {
   store::KvStore& store_;
   const ClusterIdentity identity_;
   const EtcdApiOptions options_;
+  WatchBudget watch_budget_;
 
   std::mutex token_mutex_;
   std::unordered_map<std::string, int64_t> tokens_;  // token → issue time (unix seconds)

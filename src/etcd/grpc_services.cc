@@ -50,7 +50,7 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, EtcdApi& a
 class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchResponse> {
  public:
   WatchReactor(EtcdApi& api, absl::Status authorized)
-      : stream_(api.store(), api.identity(), [this] { TryWrite(); }) {
+      : stream_(api.store(), api.identity(), [this] { TryWrite(); }, &api.watch_budget()) {
     if (!authorized.ok()) {
       FinishOnce(ToGrpcStatus(authorized));
       return;

@@ -5,8 +5,10 @@
 #include <memory>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -36,22 +38,61 @@ void AddEtcdHeaders(http::fields& fields) {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(asio::ip::tcp::socket socket, EtcdApi& api) : socket_(std::move(socket)), api_(api) {}
+  HttpSession(asio::ip::tcp::socket socket, EtcdApi& api)
+      : socket_(std::move(socket)), api_(api), idle_timer_(socket_.get_executor()) {}
 
   void Start() { ReadRequest(); }
 
  private:
   using Response = http::response<http::string_body>;
 
+  // Closes the connection unless what it waits for (the next request, or the client reading an
+  // answer) happens within the idle timeout. Never armed while a watch streams.
+  void ArmIdleTimer() {
+    if (api_.idle_timeout().count() == 0) return;
+    idle_timer_.expires_after(api_.idle_timeout());
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec == asio::error::operation_aborted) return;
+      log::Debug("etcd gateway: closing a connection idle for %ds", self->api_.idle_timeout().count());
+      self->Close();
+    });
+  }
+
   void ReadRequest() {
     parser_.emplace();
     // Slack above the API limit so an oversized request gets etcd's error rather than a reset.
     parser_->body_limit(api_.max_request_bytes() + kBodyLimitSlack);
+    ArmIdleTimer();
+    http::async_read_header(socket_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  // Go's server (etcd's gateway) answers "Expect: 100-continue" before the body is read; clients
+  // such as curl otherwise wait a second before sending a large body.
+  void OnHeader(beast::error_code ec) {
+    if (ec || parser_->is_done()) return OnRequest(ec);
+    const auto expect = parser_->get().find(http::field::expect);
+    if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue") &&
+        parser_->get().version() >= 11) {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(socket_, asio::buffer(kContinue, sizeof(kContinue) - 1),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
   }
 
   void OnRequest(beast::error_code ec) {
+    idle_timer_.cancel();
+    if (closed_) return;  // closed while reading (idle timeout)
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) {
       Close();
       return;
@@ -105,8 +146,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     AddEtcdHeaders(response->base());
     if (parser_ && parser_->is_done()) response->keep_alive(response->keep_alive() && parser_->get().keep_alive());
     if (!response->chunked()) response->prepare_payload();
+    ArmIdleTimer();  // a client that never reads its answer
     http::async_write(socket_, *response,
                       [self = shared_from_this(), response](beast::error_code ec, size_t) {
+                        self->idle_timer_.cancel();
                         if (ec || !response->keep_alive()) {
                           self->Close();
                         } else {
@@ -131,9 +174,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!status.ok()) return SendError(status);
 
     std::weak_ptr<HttpSession> weak = shared_from_this();
-    watch_ = std::make_unique<WatchStream>(api_.store(), api_.identity(), [weak] {
-      if (auto self = weak.lock()) self->Wake();
-    });
+    watch_ = std::make_unique<WatchStream>(
+        api_.store(), api_.identity(),
+        [weak] {
+          if (auto self = weak.lock()) self->Wake();
+        },
+        &api_.watch_budget());
     std::string head =
         "HTTP/1.1 200 OK\r\n"
         "Access-Control-Allow-Headers: accept, content-type, authorization\r\n"
@@ -197,6 +243,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Close() {
     if (closed_) return;
     closed_ = true;
+    idle_timer_.cancel();
     if (watch_) watch_->Shutdown();
     beast::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -206,6 +253,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   asio::ip::tcp::socket socket_;
   EtcdApi& api_;
   beast::flat_buffer buffer_;
+  asio::steady_timer idle_timer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::unique_ptr<WatchStream> watch_;
   std::atomic<bool> wake_pending_{false};

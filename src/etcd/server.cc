@@ -53,6 +53,14 @@ absl::Status EtcdServer::Start() {
   }
   // etcd accepts max-request-bytes plus gRPC framing overhead, then checks the request itself.
   builder.SetMaxReceiveMessageSize(static_cast<int>(api_.max_request_bytes() + 512 * 1024));
+  // etcd's keepalive policy (--grpc-keepalive-min-time 5s, -interval 2h, -timeout 20s): clients
+  // may ping every 5 s; more often is a strike, and gRPC ends a connection after two.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 2 * 60 * 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  // Idle gRPC connections are not closed: gRPC 1.51's max-idle never fires on connections handed
+  // over from the one-port listener (max-age does, but would recycle busy ones too); an idle
+  // HTTP/2 connection costs a client channel's few KB (docs/etcd-compatibility.md).
   grpc_server_ = builder.BuildAndStart();  // no listening port: connections come from Sniff()
   if (!grpc_server_) return absl::InternalError("the gRPC server did not start");
 
@@ -86,14 +94,26 @@ void EtcdServer::Accept() {
     if (ec) return accept_backoff_.Failed("etcd endpoint", ec, [this] { Accept(); });
     accept_backoff_.Succeeded();
     socket.set_option(tcp::no_delay(true), ec);
-    Sniff(std::make_shared<tcp::socket>(std::move(socket)));
+    auto accepted = std::make_shared<tcp::socket>(std::move(socket));
+    // A client that connects and never says anything is idle: closed after the idle timeout.
+    std::shared_ptr<asio::steady_timer> silence;
+    if (api_.idle_timeout().count() > 0) {
+      silence = std::make_shared<asio::steady_timer>(accepted->get_executor(), api_.idle_timeout());
+      silence->async_wait([weak = std::weak_ptr<tcp::socket>(accepted)](boost::system::error_code ec) {
+        if (ec) return;
+        if (auto socket = weak.lock()) socket->cancel(ec);
+      });
+    }
+    Sniff(std::move(accepted), std::move(silence));
     Accept();
   });
 }
 
-void EtcdServer::Sniff(std::shared_ptr<tcp::socket> socket, int waited_ms) {
-  socket->async_wait(tcp::socket::wait_read, [this, socket, waited_ms](boost::system::error_code ec) {
+void EtcdServer::Sniff(std::shared_ptr<tcp::socket> socket, std::shared_ptr<asio::steady_timer> silence,
+                       int waited_ms) {
+  socket->async_wait(tcp::socket::wait_read, [this, socket, silence, waited_ms](boost::system::error_code ec) {
     if (ec) return;
+    if (silence) silence->cancel();
     // Look again shortly: waiting for readability again would spin while peeked bytes stay
     // readable. A client that never completes its first three bytes is dropped after 10 s
     // (gRPC's own handshake timeout is shorter).
@@ -102,7 +122,7 @@ void EtcdServer::Sniff(std::shared_ptr<tcp::socket> socket, int waited_ms) {
       if (waited_ms >= kGiveUpMs) return;
       auto timer = std::make_shared<asio::steady_timer>(socket->get_executor(), std::chrono::milliseconds(kStepMs));
       timer->async_wait([this, socket, timer, waited_ms](boost::system::error_code) {
-        Sniff(socket, waited_ms + kStepMs);
+        Sniff(socket, nullptr, waited_ms + kStepMs);
       });
     };
     char peek[3];

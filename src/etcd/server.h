@@ -35,7 +35,10 @@ class EtcdServer {
 
  private:
   void Accept();
-  void Sniff(std::shared_ptr<boost::asio::ip::tcp::socket> socket, int waited_ms = 0);
+  // Hands a new connection to gRPC or the HTTP gateway by its first bytes; `silence` (optional)
+  // closes it if it says nothing within the idle timeout.
+  void Sniff(std::shared_ptr<boost::asio::ip::tcp::socket> socket, std::shared_ptr<boost::asio::steady_timer> silence,
+             int waited_ms = 0);
   void ScheduleLeaseExpiry();
 
   config::ListenAddress listen_;

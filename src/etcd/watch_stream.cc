@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 #include "etcd/kv_range.h"
 
 namespace agent::etcd {
@@ -9,8 +11,9 @@ namespace agent::etcd {
 using etcdserverpb::WatchCreateRequest;
 using etcdserverpb::WatchResponse;
 
-WatchStream::WatchStream(store::KvStore& store, const ClusterIdentity& identity, std::function<void()> wake)
-    : store_(store), identity_(identity), wake_(std::move(wake)) {}
+WatchStream::WatchStream(store::KvStore& store, const ClusterIdentity& identity, std::function<void()> wake,
+                         WatchBudget* budget)
+    : store_(store), identity_(identity), wake_(std::move(wake)), budget_(budget) {}
 
 WatchStream::~WatchStream() { Shutdown(); }
 
@@ -20,6 +23,7 @@ void WatchStream::Shutdown() {
     std::lock_guard lock(mutex_);
     retired.swap(watchers_);
   }
+  if (budget_ != nullptr) budget_->Release(retired.size());
 }
 
 void WatchStream::Handle(const etcdserverpb::WatchRequest& request) {
@@ -42,6 +46,33 @@ void WatchStream::Handle(const etcdserverpb::WatchRequest& request) {
 }
 
 void WatchStream::Create(const WatchCreateRequest& request) {
+  if (budget_ != nullptr) {
+    size_t on_stream;
+    {
+      std::lock_guard lock(mutex_);
+      on_stream = watchers_.size();
+    }
+    const char* refused = nullptr;
+    if (on_stream >= budget_->limits().per_stream) {
+      refused = "too many watches on this stream";
+    } else if (!budget_->TryAcquire()) {
+      refused = "too many watches on this server";
+    }
+    if (refused != nullptr) {
+      WatchResponse response;
+      identity_.Fill(response.mutable_header(), store_.current_revision());
+      response.set_created(true);
+      response.set_canceled(true);
+      response.set_watch_id(-1);
+      response.set_cancel_reason(absl::StrCat("etcdserver: ", refused, " (limit ",
+                                              on_stream >= budget_->limits().per_stream ? budget_->limits().per_stream
+                                                                                         : budget_->limits().total,
+                                              ")"));
+      std::lock_guard lock(mutex_);
+      control_.push_back(std::move(response));
+      return;
+    }
+  }
   auto watcher = std::make_unique<Watcher>();
   watcher->range = {request.key(), request.range_end()};
   watcher->prev_kv = request.prev_kv();
@@ -65,6 +96,7 @@ void WatchStream::Create(const WatchCreateRequest& request) {
     created.set_canceled(true);
     created.set_cancel_reason("mvcc: duplicate watch ID provided on the WatchStream");
     rejected = std::move(watcher);
+    if (budget_ != nullptr) budget_->Release();
   } else {
     if (id == 0) {
       while (watchers_.count(next_watch_id_) > 0) ++next_watch_id_;
@@ -85,6 +117,7 @@ void WatchStream::Cancel(int64_t watch_id) {
   if (it == watchers_.end()) return;
   retired = std::move(it->second);
   watchers_.erase(it);
+  if (budget_ != nullptr) budget_->Release();
   WatchResponse canceled;
   identity_.Fill(canceled.mutable_header(), store_.current_revision());
   canceled.set_watch_id(watch_id);
@@ -156,6 +189,7 @@ std::optional<WatchResponse> WatchStream::Next() {
     if (compacted) {
       retired = std::move(start->second);
       watchers_.erase(start);
+      if (budget_ != nullptr) budget_->Release();
     }
     return response;
   }

@@ -14,6 +14,7 @@
 
 #include "etcd/cluster_identity.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
+#include "etcd/watch_budget.h"
 #include "store/kv_store.h"
 
 namespace agent::etcd {
@@ -22,7 +23,10 @@ class WatchStream {
  public:
   // `wake` is called, from any thread, when Next() may have a new message. It must not call Next()
   // synchronously while holding locks a store commit could wait on; transports post or re-check.
-  WatchStream(store::KvStore& store, const ClusterIdentity& identity, std::function<void()> wake);
+  // `budget` (optional, outliving the stream) caps watches on this stream and in all: a create
+  // past either cap is answered `created` + `canceled` with the reason, as etcd refuses a create.
+  WatchStream(store::KvStore& store, const ClusterIdentity& identity, std::function<void()> wake,
+              WatchBudget* budget = nullptr);
   ~WatchStream();
 
   void Handle(const etcdserverpb::WatchRequest& request);
@@ -55,6 +59,7 @@ class WatchStream {
   store::KvStore& store_;
   const ClusterIdentity& identity_;
   std::function<void()> wake_;
+  WatchBudget* const budget_;
 
   std::mutex mutex_;
   std::deque<etcdserverpb::WatchResponse> control_;  // created / canceled, sent before events

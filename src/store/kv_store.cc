@@ -112,8 +112,9 @@ void KvStore::Notify(const std::shared_ptr<const Revision>& committed) {
   const uint64_t subscribed_before = next_watch_id_;  // those subscribing meanwhile hear the next revision
   for (auto& [id, watch] : watches_) {
     if (watch.unsubscribed || id >= subscribed_before) continue;
+    const KeyRange& range = watch.range;
     bool touched = std::any_of(committed->events.begin(), committed->events.end(),
-                               [&](const Event& e) { return watch.range.Contains(e.kv.key); });
+                               [&range](const Event& e) { return range.Contains(e.kv.key); });
     if (!touched) continue;
     watch.state->Touched(committed->revision);
     watch.on_change(committed->revision);

@@ -110,7 +110,7 @@ struct StoreOptions {
 
 class KvStore;
 class Subscription;
-struct SubscriptionState;
+class SubscriptionState;
 
 // The write side of one transaction (see KvStore::Transact). Reads see the transaction's own
 // earlier writes, as in etcd.

@@ -247,3 +247,136 @@ TEST_F(EtcdServerTest, AGrpcClientThatGoesAwayFreesItsWatchers) {
 
 }  // namespace
 }  // namespace agent::etcd
+
+namespace agent::etcd {
+namespace {
+
+// Issue 12, probe 8: a client that writes watch creates and never reads an answer used to make
+// the agent hold every watch (20,000 creates: +165 MB). The per-stream cap bounds what it pins; the
+// creates past it are answered as refused, and an honest client on another stream is unaffected.
+TEST_F(EtcdServerTest, WatchCreatesPastTheCapsAreRefusedNotHeld) {
+  EtcdApiOptions options;
+  options.watch_limits = {.per_stream = 50, .total = 60};
+  Start(std::move(options));
+  auto watch = etcdserverpb::Watch::NewStub(channel_);
+
+  grpc::ClientContext greedy_context;
+  auto greedy = watch->Watch(&greedy_context);
+  etcdserverpb::WatchRequest create;
+  create.mutable_create_request()->set_key("/greedy");
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(greedy->Write(create));  // never reads
+  EXPECT_TRUE(Eventually([&] { return store_.subscription_count() == 50; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(store_.subscription_count(), 50u);
+
+  grpc::ClientContext context;
+  auto stream = watch->Watch(&context);
+  etcdserverpb::WatchResponse response;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(stream->Write(create));
+    ASSERT_TRUE(stream->Read(&response));
+    EXPECT_TRUE(response.created());
+    EXPECT_FALSE(response.canceled()) << i;
+  }
+  ASSERT_TRUE(stream->Write(create));  // the 61st in all
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_TRUE(response.created());
+  EXPECT_TRUE(response.canceled());
+  EXPECT_EQ(response.watch_id(), -1);
+  EXPECT_EQ(response.cancel_reason(), "etcdserver: too many watches on this server (limit 60)");
+
+  greedy_context.TryCancel();  // the greedy client goes away: its watches are given back
+  (void)greedy->Finish();
+  EXPECT_TRUE(Eventually([&] { return store_.subscription_count() == 10; }));
+  ASSERT_TRUE(stream->Write(create));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_FALSE(response.canceled());
+  stream->WritesDone();
+  context.TryCancel();
+}
+
+}  // namespace
+}  // namespace agent::etcd
+
+namespace agent::etcd {
+namespace {
+
+// Reads from `socket` until the peer closes it or `limit` passes; true if it closed.
+bool ClosedWithin(tcp::socket& socket, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  socket.non_blocking(true);
+  char buffer[1024];
+  while (std::chrono::steady_clock::now() < deadline) {
+    boost::system::error_code ec;
+    socket.read_some(asio::buffer(buffer), ec);
+    if (ec == asio::error::eof || ec == asio::error::connection_reset) return true;
+    if (ec && ec != asio::error::would_block) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// Idle connections are closed after --idle-timeout: one that never sends, one that stalls in its
+// headers (slowloris); a watch that stays open longer than that is not cut, on either protocol.
+TEST_F(EtcdServerTest, IdleConnectionsCloseButLiveWatchesStay) {
+  EtcdApiOptions options;
+  options.idle_timeout = std::chrono::seconds(1);
+  Start(std::move(options));
+  asio::io_context io;
+  const tcp::endpoint endpoint{asio::ip::make_address("127.0.0.1"), server_->port()};
+  tcp::socket silent(io), slow(io), watcher(io);
+  silent.connect(endpoint);
+  slow.connect(endpoint);
+  asio::write(slow, asio::buffer(std::string("POST /v3/kv/range HTTP/1.1\r\nHost: x\r\n")));
+  watcher.connect(endpoint);
+  const std::string body = "{\"create_request\":{\"key\":\"" + B64("/w") + "\"}}";
+  asio::write(watcher, asio::buffer("POST /v3/watch HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                    std::to_string(body.size()) + "\r\n\r\n" + body));
+  auto grpc_watch = etcdserverpb::Watch::NewStub(channel_);
+  grpc::ClientContext grpc_context;
+  auto grpc_stream = grpc_watch->Watch(&grpc_context);
+  etcdserverpb::WatchRequest create;
+  create.mutable_create_request()->set_key("/w");
+  ASSERT_TRUE(grpc_stream->Write(create));
+  etcdserverpb::WatchResponse created;
+  ASSERT_TRUE(grpc_stream->Read(&created));
+
+  EXPECT_TRUE(ClosedWithin(silent, std::chrono::milliseconds(3000)));
+  EXPECT_TRUE(ClosedWithin(slow, std::chrono::milliseconds(3000)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  store_.Commit({store::Mutation::Put("/w", "after-the-timeout")});
+
+  asio::streambuf received;
+  boost::system::error_code ec;
+  asio::read_until(watcher, received, B64("after-the-timeout"), ec);
+  EXPECT_FALSE(ec) << ec.message();
+  etcdserverpb::WatchResponse event;
+  ASSERT_TRUE(grpc_stream->Read(&event));
+  ASSERT_EQ(event.events_size(), 1);
+  EXPECT_EQ(event.events(0).kv().value(), "after-the-timeout");
+  grpc_context.TryCancel();
+}
+
+// "Expect: 100-continue" is answered before the body is sent, as Go's server does (curl otherwise
+// waits a second before sending a body over 1 KB).
+TEST_F(EtcdServerTest, ExpectContinueIsAnsweredBeforeTheBody) {
+  Start();
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  const std::string body = "{\"key\":\"" + B64("/k") + "\"}";
+  asio::write(socket, asio::buffer("POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+                                   std::to_string(body.size()) + "\r\n\r\n"));
+  asio::streambuf received;
+  asio::read_until(socket, received, "\r\n\r\n");
+  std::string interim(asio::buffers_begin(received.data()), asio::buffers_end(received.data()));
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  received.consume(received.size());
+  asio::write(socket, asio::buffer(body));
+  asio::read_until(socket, received, "\r\n\r\n");
+  std::string head(asio::buffers_begin(received.data()), asio::buffers_end(received.data()));
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+}
+
+}  // namespace
+}  // namespace agent::etcd

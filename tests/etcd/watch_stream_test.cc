@@ -216,3 +216,47 @@ TEST(WatchStreamTrimTest, AnIdleWatcherSurvivesTheHistoryWindowButALaggingOneIsC
 
 }  // namespace
 }  // namespace agent::etcd
+
+namespace agent::etcd {
+namespace {
+
+TEST(WatchStreamLimitsTest, PerStreamAndTotalCapsRefuseCreatesAndCancelsGiveBack) {
+  store::KvStore store;
+  ClusterIdentity identity = ClusterIdentity::ForClientUrl("http://127.0.0.1:2379");
+  WatchBudget budget({.per_stream = 2, .total = 3});
+  WatchStream a(store, identity, [] {}, &budget);
+  WatchStream b(store, identity, [] {}, &budget);
+  auto next = [](WatchStream& s) {
+    auto m = s.Next();
+    return m ? *m : WatchResponse();
+  };
+  for (int i = 0; i < 3; ++i) a.Handle(Create("/a", "", 0));
+  EXPECT_FALSE(next(a).canceled());
+  EXPECT_FALSE(next(a).canceled());
+  WatchResponse refused = next(a);
+  EXPECT_TRUE(refused.created());
+  EXPECT_TRUE(refused.canceled());
+  EXPECT_EQ(refused.watch_id(), -1);
+  EXPECT_EQ(refused.cancel_reason(), "etcdserver: too many watches on this stream (limit 2)");
+
+  b.Handle(Create("/b", "", 0));
+  b.Handle(Create("/b", "", 0));
+  EXPECT_FALSE(next(b).canceled());
+  EXPECT_EQ(next(b).cancel_reason(), "etcdserver: too many watches on this server (limit 3)");
+  EXPECT_EQ(budget.in_use(), 3u);
+
+  WatchRequest cancel;
+  cancel.mutable_cancel_request()->set_watch_id(0);
+  a.Handle(cancel);
+  EXPECT_TRUE(next(a).canceled());
+  EXPECT_EQ(budget.in_use(), 2u);
+  b.Handle(Create("/b", "", 0));
+  EXPECT_FALSE(next(b).canceled());
+  a.Shutdown();
+  EXPECT_EQ(budget.in_use(), 2u);
+  b.Shutdown();
+  EXPECT_EQ(budget.in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace agent::etcd

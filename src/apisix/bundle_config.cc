@@ -6,9 +6,11 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "apisix/resources.h"
+#include "common/stable_hash.h"
 
 namespace agent::apisix {
 
@@ -21,23 +23,24 @@ std::string Quote(const std::string& text) { return nlohmann::json(text).dump();
 
 std::string RenderBundleConfig(const BundleConfig& c) {
   std::string out = absl::StrCat(kRenderedMarker, " for bundle mode (APISIX ", c.line == VersionLine::k2x ? "2.x" : "3.x",
-                                 "); rewritten at every start: put changes in the agent's flags.\n");
+                                 "); rewritten at every start: put your settings in --apisix-config-base.\n");
   // Both capture ports are APISIX listeners: the routes' listener binding tells them apart.
   absl::StrAppend(&out, "apisix:\n  node_listen:\n    - ", c.node_listen, "\n    - ", c.inbound_port, "\n");
   // The configuration comes from xDS through the agent; nothing else may change it.
   absl::StrAppend(&out, "  enable_admin: false\n  ssl:\n    enable: false\n");
-  // The agent supervises nginx: it must stay in the foreground and log where the agent reads.
+  // The agent runs nginx in the foreground (-g 'daemon off;') and reads its error log on stderr.
   // load_module must precede the events block: APISIX renders this snippet right after
   // worker_processes.
-  absl::StrAppend(&out,
-                  "nginx_config:\n"
-                  "  error_log: /dev/stderr\n"
-                  "  main_configuration_snippet: |\n"
-                  "    daemon off;\n");
-  if (!c.original_dst_module.empty()) absl::StrAppend(&out, "    load_module ", c.original_dst_module, ";\n");
-  absl::StrAppend(&out,
-                  "  http:\n"
-                  "    access_log: /dev/stdout\n");
+  absl::StrAppend(&out, "nginx_config:\n  error_log: /dev/stderr\n");
+  if (!c.worker_user.empty()) absl::StrAppend(&out, "  user: ", Quote(c.worker_user), "\n");
+  if (!c.original_dst_module.empty()) {
+    absl::StrAppend(&out, "  main_configuration_snippet: |\n    load_module ", c.original_dst_module, ";\n");
+  }
+  if (c.access_log == "off") {
+    absl::StrAppend(&out, "  http:\n    enable_access_log: false\n");
+  } else {
+    absl::StrAppend(&out, "  http:\n    access_log: ", Quote(c.access_log), "\n");
+  }
   if (!c.original_dst_var.empty()) {
     // Pass-through to where the client connection was going (ORIGINAL_DST clusters): the address
     // comes from the kernel (SO_ORIGINAL_DST), never from the request; a connection that was not
@@ -75,19 +78,61 @@ std::string RenderBundleConfig(const BundleConfig& c) {
   return out;
 }
 
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string OwnedRecordPath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return absl::StrCat(slash == std::string::npos ? "" : path.substr(0, slash + 1), ".apisix-mesh-agent-owned");
+}
+
+std::string Fingerprint(const std::string& content) { return absl::StrCat(absl::Hex(StableHash64(content))); }
+
+}  // namespace
+
+std::string OperatorConfigPath(const std::string& path) { return path + ".operator"; }
+
+bool IsOwnedConfig(const std::string& path) {
+  std::ifstream existing(path);
+  if (!existing) return false;
+  const std::string content = ReadFile(path);
+  if (content.rfind(kRenderedMarker, 0) == 0) return true;
+  std::ifstream record(OwnedRecordPath(path));
+  const std::string fingerprint = Fingerprint(content);
+  for (std::string line; std::getline(record, line);) {
+    if (line == fingerprint) return true;
+  }
+  return false;
+}
+
+void RecordOwned(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return;
+  // The newest few versions are enough: the rendered file and what APISIX's init made of it.
+  std::vector<std::string> lines;
+  {
+    std::ifstream record(OwnedRecordPath(path));
+    for (std::string line; std::getline(record, line);) lines.push_back(line);
+  }
+  lines.push_back(Fingerprint(ReadFile(path)));
+  if (lines.size() > 8) lines.erase(lines.begin(), lines.end() - 8);
+  std::ofstream record(OwnedRecordPath(path), std::ios::trunc);
+  for (const auto& line : lines) record << line << "\n";
+}
+
 absl::StatusOr<std::optional<std::string>> InstallBundleConfig(const std::string& path, const std::string& content) {
   std::optional<std::string> backup;
-  std::ifstream existing(path);
-  if (existing) {
-    std::string first_line;
-    std::getline(existing, first_line);
-    if (first_line.rfind(kRenderedMarker, 0) != 0) {
-      backup = absl::StrCat(path, ".user-backup-", std::time(nullptr));
-      if (std::rename(path.c_str(), backup->c_str()) != 0) {
-        return absl::FailedPreconditionError(absl::StrCat(path, " is not the agent's and cannot be moved aside to ",
-                                                          *backup, ": ", std::strerror(errno),
-                                                          "; refusing to overwrite it"));
-      }
+  if (std::ifstream(path) && !IsOwnedConfig(path)) {
+    backup = OperatorConfigPath(path);
+    if (std::ifstream(*backup)) backup = absl::StrCat(path, ".user-backup-", std::time(nullptr));
+    if (std::rename(path.c_str(), backup->c_str()) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(path, " is not the agent's and cannot be moved aside to ",
+                                                        *backup, ": ", std::strerror(errno),
+                                                        "; refusing to overwrite it"));
     }
   }
   const std::string temporary = path + ".agent-tmp";
@@ -100,6 +145,7 @@ absl::StatusOr<std::optional<std::string>> InstallBundleConfig(const std::string
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     return absl::UnavailableError(absl::StrCat("cannot rename ", temporary, " to ", path, ": ", std::strerror(errno)));
   }
+  RecordOwned(path);
   return backup;
 }
 

@@ -28,6 +28,11 @@ struct BundleConfig {
   std::string passthrough_location = kPassthroughLocation;
   // The original-destination module (ngx_http_original_dst_module.so) to load; empty = none.
   std::string original_dst_module;
+  // nginx's `user` for the workers: the user the interception exempts (--apisix-user). Empty =
+  // none rendered (nginx's default).
+  std::string worker_user;
+  // Where nginx writes the access log: /dev/stdout (the agent forwards it), a file, or "off".
+  std::string access_log = "/dev/stdout";
 };
 
 // The first line of every file the agent renders: how it tells its own file from the user's.
@@ -35,9 +40,20 @@ inline constexpr char kRenderedMarker[] = "# Rendered by apisix-mesh-agent";
 
 std::string RenderBundleConfig(const BundleConfig& config);
 
-// Writes `content` to `path` (atomically: a temporary file renamed into place). A file the agent
-// did not render is never overwritten silently: it is moved aside to `<path>.user-backup-<time>`
-// first, and the backup's path is returned so the caller can say so.
+// Whether the file at `path` is one the agent wrote: it starts with the marker, or it is a version
+// the agent recorded (APISIX's `init` rewrites config.yaml — it adds a generated admin key — and
+// drops comments; RecordOwned notes that version).
+bool IsOwnedConfig(const std::string& path);
+void RecordOwned(const std::string& path);
+
+// The operator's own file, once the agent takes config.yaml over: their settings stay the base of
+// every later render (config_merge.h).
+std::string OperatorConfigPath(const std::string& path);
+
+// Writes `content` to `path` (atomically: a temporary file renamed into place) and records it as
+// the agent's. A file the agent did not write is never overwritten silently: it is moved aside
+// first — to OperatorConfigPath(path) when that is free, else `<path>.user-backup-<time>` — and
+// where it went is returned so the caller can say so.
 absl::StatusOr<std::optional<std::string>> InstallBundleConfig(const std::string& path, const std::string& content);
 
 }  // namespace agent::apisix

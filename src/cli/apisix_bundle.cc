@@ -1,10 +1,56 @@
 #include "cli/apisix_bundle.h"
 
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
 #include "apisix/bundle_config.h"
+#include "apisix/config_merge.h"
 #include "common/logging.h"
 
 namespace agent::cli {
+
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// nginx's `user` value for --apisix-user: "name group" (nginx would otherwise look for a group of
+// the user's name, which Debian's nobody has not), or the numeric ids as given.
+absl::StatusOr<std::string> WorkerUser(const std::string& user) {
+  const passwd* entry = ::getpwnam(user.c_str());
+  if (entry == nullptr) {
+    char* end = nullptr;
+    const unsigned long uid = std::strtoul(user.c_str(), &end, 10);
+    if (end != user.c_str() && *end == '\0') entry = ::getpwuid(static_cast<uid_t>(uid));
+  }
+  if (entry == nullptr) return absl::NotFoundError(absl::StrCat("--apisix-user: no such user \"", user, "\""));
+  const group* primary = ::getgrgid(entry->pw_gid);
+  return primary != nullptr ? absl::StrCat(entry->pw_name, " ", primary->gr_name) : std::string(entry->pw_name);
+}
+
+// The operator's settings: --apisix-config-base, else the config.yaml found in the home (about to
+// be moved to config.yaml.operator), else config.yaml.operator from an earlier start.
+absl::StatusOr<std::pair<std::string, std::string>> OperatorBase(const config::SidecarConfig& config,
+                                                                 const std::string& path) {
+  if (!config.apisix_config_base.empty()) {
+    std::ifstream in(config.apisix_config_base);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("--apisix-config-base: cannot read ", config.apisix_config_base));
+    return std::make_pair(config.apisix_config_base, ReadFile(config.apisix_config_base));
+  }
+  if (std::ifstream(path) && !apisix::IsOwnedConfig(path)) return std::make_pair(path, ReadFile(path));
+  const std::string kept = apisix::OperatorConfigPath(path);
+  if (std::ifstream(kept)) return std::make_pair(kept, ReadFile(kept));
+  return std::make_pair(std::string(), std::string());
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<apisix::ApisixRunner>> PrepareApisix(
     const config::SidecarConfig& config, uint16_t etcd_port, std::function<void(bool)> on_serving,
@@ -24,6 +70,17 @@ absl::StatusOr<std::unique_ptr<apisix::ApisixRunner>> PrepareApisix(
   bundle.etcd_password = config.etcd_password;
   bundle.original_dst_var = config.effective_original_dst_var;
   bundle.original_dst_module = config.original_dst_module_path;
+  bundle.access_log = config.apisix_access_log == "stdout" ? "/dev/stdout" : config.apisix_access_log;
+  if (::geteuid() == 0) {
+    // Only a root master can switch its workers' user; otherwise they run as the agent's.
+    auto user = WorkerUser(config.apisix_user);
+    if (!user.ok()) return user.status();
+    bundle.worker_user = *user;
+  } else {
+    log::Warn("bundle mode: the agent is not root, so APISIX's workers run as its own user (uid %d), not as "
+              "--apisix-user %s: the interception must exempt uid %d",
+              ::geteuid(), config.apisix_user, ::geteuid());
+  }
   if (!bundle.original_dst_module.empty()) {
     log::Info("bundle mode: APISIX loads %s: routes are bound to their listeners, ORIGINAL_DST clusters pass through",
               bundle.original_dst_module);
@@ -35,20 +92,40 @@ absl::StatusOr<std::unique_ptr<apisix::ApisixRunner>> PrepareApisix(
   }
 
   const std::string path = config.apisix_home_path + "/conf/config.yaml";
-  auto backup = apisix::InstallBundleConfig(path, apisix::RenderBundleConfig(bundle));
-  if (!backup.ok()) return backup.status();
-  if (backup->has_value()) {
-    log::Warn("bundle mode: %s was not written by the agent; moved it to %s before rendering APISIX's configuration",
-              path, **backup);
+  auto base = OperatorBase(config, path);
+  if (!base.ok()) return base.status();
+  const std::string required = apisix::RenderBundleConfig(bundle);
+  std::vector<std::string> conflicts;
+  auto merged = apisix::MergeApisixConfig(required, base->second, required.substr(0, required.find('\n') + 1),
+                                          &conflicts);
+  if (!merged.ok()) return absl::InvalidArgumentError(absl::StrCat(base->first, ": ", merged.status().message()));
+  for (const auto& conflict : conflicts) log::Warn("bundle mode: %s: %s", base->first, conflict);
+  auto moved = apisix::InstallBundleConfig(path, *merged);
+  if (!moved.ok()) return moved.status();
+  if (moved->has_value()) {
+    log::Warn("bundle mode: %s was not written by the agent; moved it to %s%s", path, **moved,
+              **moved == apisix::OperatorConfigPath(path) && config.apisix_config_base.empty()
+                  ? " and merged it under the agent's keys (it stays the base of every start)"
+                  : "");
   }
-  log::Info("bundle mode: rendered %s (APISIX %s, etcd %s%s)", path, config.apisix_version, bundle.etcd_host,
-            bundle.etcd_prefix);
+  log::Info("bundle mode: rendered %s (APISIX %s, etcd %s%s%s%s)", path, config.apisix_version, bundle.etcd_host,
+            bundle.etcd_prefix, base->first.empty() ? "" : ", operator settings from ", base->first);
 
   apisix::ApisixRunnerOptions options;
-  options.bin = config.apisix_bin_path;
   options.home = config.apisix_home_path;
+  // As APISIX's container entrypoint: init renders nginx.conf, init_etcd writes its directories
+  // into etcd (the agent), then nginx itself in the foreground.
+  options.prepare = {{config.apisix_bin_path, "init"}, {config.apisix_bin_path, "init_etcd"}};
+  options.after_prepare = [path] { apisix::RecordOwned(path); };  // init may rewrite it (admin key)
+  options.command = {config.openresty_bin, "-p", config.apisix_home_path, "-c",
+                     config.apisix_home_path + "/conf/nginx.conf", "-g", "daemon off;"};
+  options.stale_files = {config.apisix_home_path + "/logs/worker_events.sock",
+                         config.apisix_home_path + "/conf/config_listen.sock"};
   options.port = config.apisix_port;
   options.stop_timeout = std::chrono::seconds(config.apisix_stop_timeout_seconds);
+  if (config.apisix_access_log != "stdout") options.on_access_line = [](absl::string_view line) {
+    if (!line.empty()) log::Info("apisix: %s", line);  // a file or off: whatever still reaches stdout
+  };
   return std::make_unique<apisix::ApisixRunner>(options, std::move(on_serving), std::move(on_give_up));
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 
@@ -15,6 +16,7 @@
 #include "common/tcp_listen.h"
 #include "config/original_dst_module.h"
 #include "iptables/host.h"
+#include "iptables/rules.h"
 
 namespace agent::cli {
 
@@ -65,6 +67,44 @@ Check OriginalDestinations(const config::SidecarConfig& c) {
           true};
 }
 
+// Whether APISIX's workers will run as the user the nat rules exempt: otherwise every upstream
+// connection APISIX opens is captured again and sent back to APISIX (a loop).
+Check WorkerUser(const config::SidecarConfig& c) {
+  const std::string name = "APISIX worker user";
+  uint32_t uid = ::geteuid(), gid = ::getegid();
+  std::string who = absl::StrCat("the agent's own uid ", uid, " (not root: nginx cannot switch users)");
+  if (::geteuid() == 0) {
+    auto user = iptables::LookupUser(c.apisix_user);
+    if (!user.ok()) return {name, false, std::string(user.status().message())};
+    uid = user->uid;
+    gid = user->gid;
+    who = absl::StrCat("--apisix-user ", c.apisix_user, " (uid ", uid, ", gid ", gid, ")");
+  }
+  std::string saved;
+  if (FILE* pipe = ::popen("iptables-save -t nat 2>/dev/null", "r")) {
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) saved.append(buffer, n);
+    ::pclose(pipe);
+  }
+  const iptables::Installed installed = iptables::ParseSaved(saved);
+  if (installed.chains.empty()) {
+    return {name, false,
+            absl::StrCat("workers run as ", who, "; no interception rules in the nat table to compare with (run "
+                         "`apisix-mesh-agent iptables` with the same --apisix-user)"),
+            true};
+  }
+  const iptables::Exemption exempt = iptables::FindExemption(installed);
+  if (exempt.uid == uid && (!exempt.gid || exempt.gid == gid)) {
+    return {name, true, absl::StrCat("workers run as ", who, ", which the nat rules exempt")};
+  }
+  return {name, false,
+          absl::StrCat("workers run as ", who, " but the nat rules exempt uid ",
+                       exempt.uid ? std::to_string(*exempt.uid) : "none", " gid ",
+                       exempt.gid ? std::to_string(*exempt.gid) : "none",
+                       ": APISIX's own upstream connections would be captured again (a loop); give `iptables` and "
+                       "`sidecar` the same --apisix-user")};
+}
+
 }  // namespace
 
 int RunPrecheck(const config::SidecarConfig& c) {
@@ -103,6 +143,7 @@ int RunPrecheck(const config::SidecarConfig& c) {
                                  : Check{"health (--health-listen) port", false, std::string(health.status().message())});
   }
   checks.push_back(OriginalDestinations(c));
+  checks.push_back(WorkerUser(c));
   checks.push_back(PortFree("APISIX outbound (--apisix-port)", "0.0.0.0", c.apisix_port));
   checks.push_back(PortFree("APISIX inbound (--apisix-inbound-capture-port)", "0.0.0.0", c.apisix_inbound_port));
 

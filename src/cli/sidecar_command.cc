@@ -131,7 +131,37 @@ int RunSidecar(config::SidecarConfig config) {
   int exit_code = 0;
   const bool bundle = config.run_mode == config::kRunModeBundle;
   health::Readiness readiness(bundle);
-  health::HealthServer health_server(readiness);
+  auto shutdown = [&](int code) {
+    exit_code = code;
+    io.stop();
+  };
+  // SIGTERM (or POST /quitquitquit) in bundle mode: not ready at once, APISIX serving on for
+  // --drain-duration while kubelet takes the endpoint out, then the stop path. Again: at once.
+  bool draining = false;
+  boost::asio::steady_timer drain_timer(io);
+  auto begin_stop = [&](const std::string& why) {
+    if (draining) {
+      log::Info("%s again: stopping without waiting for the drain", why);
+      return shutdown(0);
+    }
+    if (!bundle || config.drain_seconds == 0) {
+      log::Info("%s, shutting down", why);
+      return shutdown(0);
+    }
+    draining = true;
+    readiness.SetDraining();
+    log::Info("%s: draining for %d s (--drain-duration): not ready, APISIX still serving; %s again stops at once", why,
+              config.drain_seconds, why);
+    drain_timer.expires_after(std::chrono::seconds(config.drain_seconds));
+    drain_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      log::Info("drain over, shutting down");
+      shutdown(0);
+    });
+  };
+  health::HealthServer health_server(readiness, [&] {
+    boost::asio::post(io, [&] { begin_stop("POST /quitquitquit"); });
+  });
   if (config.health) {
     if (auto s = health_server.Start(*config.health); !s.ok()) {
       log::Error("%s", s.message());
@@ -145,10 +175,6 @@ int RunSidecar(config::SidecarConfig config) {
 
   // Bundle mode: APISIX starts once the first configuration is served, and its death ends the agent.
   std::unique_ptr<apisix::ApisixRunner> apisix_runner;
-  auto shutdown = [&](int code) {
-    exit_code = code;
-    io.stop();
-  };
   // Runs once, on the io thread: the first configuration is served (or the wait timed out).
   auto config_served = [&] {
     if (readiness.config_served()) return;
@@ -200,12 +226,20 @@ int RunSidecar(config::SidecarConfig config) {
     config_served();
   });
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    log::Info("received signal %d, shutting down", signal);
-    shutdown(0);
-  });
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGUSR1);
+  std::function<void()> await_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      if (signal == SIGUSR1) {  // log rotation: nginx reopens its files, as on its own USR1
+        log::Info("received SIGUSR1: APISIX reopens its log files");
+        if (apisix_runner) apisix_runner->ReopenLogs();
+      } else {
+        begin_stop(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      }
+      await_signal();
+    });
+  };
+  await_signal();
   io.run();
   // APISIX goes first, while the agent still serves it its configuration.
   if (apisix_runner) apisix_runner->Stop();

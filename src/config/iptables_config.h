@@ -24,6 +24,10 @@ struct PortSelection {
 absl::StatusOr<PortSelection> ParsePortSelection(const std::string& flag, const std::string& text);
 absl::StatusOr<std::vector<int>> ParsePortList(const std::string& flag, const std::string& text);
 
+// The user APISIX's workers run as, whose connections the interception never captures: one
+// default for `iptables --apisix-user` and bundle mode's nginx `user` (and the injection template).
+inline constexpr char kDefaultApisixUser[] = "nobody";
+
 struct IptablesConfig {
   int apisix_port = 9080;
   int apisix_inbound_capture_port = 9081;
@@ -31,7 +35,7 @@ struct IptablesConfig {
   std::string inbound_exclude_ports;
   std::string outbound_ports;
   std::string outbound_exclude_ports;
-  std::string apisix_user = "nobody";
+  std::string apisix_user = kDefaultApisixUser;
   std::string inbound_interception_mode = "REDIRECT";
   // The agent's own ports, kept out of "*" capture in both directions: its etcd API (2379, or
   // 17739 in the original injection template), the health endpoint and istiod's xDS ports.

@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace agent::config {
 
@@ -60,6 +63,24 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
                  "bundle mode: auto | none | the path of ngx_http_original_dst_module.so for APISIX to load (auto: "
                  "beside the agent, then /usr/local/lib/apisix-mesh-agent)")
       ->capture_default_str();
+  app.add_option("--apisix-user", c.apisix_user,
+                 "bundle mode: the user nginx's workers run as (nginx `user`), the one `iptables --apisix-user` "
+                 "exempts from capture")
+      ->capture_default_str();
+  app.add_option("--apisix-config-base", c.apisix_config_base,
+                 "bundle mode: the operator's APISIX config.yaml (plugins, nginx_config, ...), merged under the keys "
+                 "the agent sets; default: the config.yaml found in the APISIX home, kept as config.yaml.operator");
+  app.add_option("--apisix-openresty-path", c.apisix_openresty_path,
+                 "bundle mode: the nginx binary run in the foreground; auto: `openresty` on PATH, then "
+                 "/usr/local/openresty/bin/openresty, as APISIX's CLI finds it")
+      ->capture_default_str();
+  app.add_option("--apisix-access-log", c.apisix_access_log,
+                 "bundle mode: stdout (the agent forwards each line to its stdout) | off | a file nginx writes")
+      ->capture_default_str();
+  app.add_option("--drain-duration", c.drain_seconds,
+                 "on SIGTERM or POST /quitquitquit: seconds not ready but still serving before APISIX quits (a "
+                 "second SIGTERM skips the wait); 0 = none")
+      ->capture_default_str();
   app.add_option("--xds-ca-file", c.xds_ca_file, "grpcs://: CA bundle to verify the control plane (default: system roots)");
   app.add_option("--xds-client-cert", c.xds_client_cert, "grpcs://: client certificate (PEM) for mutual TLS");
   app.add_option("--xds-client-key", c.xds_client_key, "grpcs://: client key (PEM) for mutual TLS");
@@ -88,6 +109,28 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
                  "keeps the last etcd revision across restarts so it never goes backwards (default: clock only)");
 }
 
+
+absl::StatusOr<std::string> FindOpenresty(const std::string& flag_value) {
+  if (flag_value != "auto") {
+    if (::access(flag_value.c_str(), X_OK) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--apisix-openresty-path: ", flag_value, ": ", std::strerror(errno)));
+    }
+    return flag_value;
+  }
+  std::vector<std::string> candidates;
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin", ':')) {
+    if (!dir.empty()) candidates.push_back(absl::StrCat(dir, "/openresty"));
+  }
+  candidates.push_back("/usr/local/openresty/bin/openresty");
+  candidates.push_back("/usr/local/openresty-debug/bin/openresty");
+  for (const auto& candidate : candidates) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return absl::InvalidArgumentError(
+      "--apisix-openresty-path auto: no openresty on PATH, in /usr/local/openresty/bin or "
+      "/usr/local/openresty-debug/bin; name APISIX's nginx binary");
+}
 
 absl::Status Validate(SidecarConfig& c) {
   if (auto s = CheckOneOf("--provisioner", c.provisioner, {kProvisionerFile, kProvisionerGrpc}); !s.ok()) return s;
@@ -158,6 +201,13 @@ absl::Status Validate(SidecarConfig& c) {
   if (c.apisix_stop_timeout_seconds < 1 || c.apisix_stop_timeout_seconds > 600) {
     return absl::InvalidArgumentError("--apisix-stop-timeout: must be between 1 and 600 seconds");
   }
+  if (c.drain_seconds < 0 || c.drain_seconds > 3600) {
+    return absl::InvalidArgumentError("--drain-duration: must be between 0 and 3600 seconds");
+  }
+  if (c.apisix_user.empty()) return absl::InvalidArgumentError("--apisix-user: must name a user (or a numeric uid)");
+  if (c.apisix_access_log.empty()) {
+    return absl::InvalidArgumentError("--apisix-access-log: stdout, off, or a file path");
+  }
   if (c.apisix_port == c.apisix_inbound_port) {
     return absl::InvalidArgumentError("--apisix-port and --apisix-inbound-capture-port must differ");
   }
@@ -169,6 +219,13 @@ absl::Status Validate(SidecarConfig& c) {
     if (::access(c.apisix_bin_path.c_str(), X_OK) != 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("--apisix-bin-path: ", c.apisix_bin_path, ": ", std::strerror(errno)));
+    }
+    auto openresty = FindOpenresty(c.apisix_openresty_path);
+    if (!openresty.ok()) return openresty.status();
+    c.openresty_bin = *openresty;
+    if (!c.apisix_config_base.empty() && ::access(c.apisix_config_base.c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--apisix-config-base: ", c.apisix_config_base, ": ", std::strerror(errno)));
     }
   }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "config/iptables_config.h"
 #include "config/listen_address.h"
 
 namespace CLI {
@@ -55,6 +56,11 @@ struct SidecarConfig {
   int apisix_port = 9080;                 // outbound capture (node_listen)
   int apisix_inbound_port = 9081;         // inbound capture
   int apisix_stop_timeout_seconds = 10;   // QUIT, then KILL after this long
+  std::string apisix_user = kDefaultApisixUser;  // nginx's worker user (what the interception exempts)
+  std::string apisix_config_base;         // the operator's APISIX config.yaml, merged under the agent's keys
+  std::string apisix_openresty_path = "auto";    // nginx's binary; auto: as APISIX's CLI finds it
+  std::string apisix_access_log = "stdout";      // stdout (forwarded by the agent) | off | a file path
+  int drain_seconds = 5;                  // SIGTERM: not ready, still serving, for this long
 
   // Filled by Validate().
   ListenAddress listen;
@@ -65,7 +71,12 @@ struct SidecarConfig {
   // the pass-through read (--original-dst-var, else the module's; "" = not available).
   std::string original_dst_module_path;
   std::string effective_original_dst_var;
+  std::string openresty_bin;  // bundle mode: --apisix-openresty-path resolved
 };
+
+// --apisix-openresty-path: a path, or auto — `openresty` on PATH, then OpenResty's install paths
+// (/usr/local/openresty/bin, /usr/local/openresty-debug/bin), as APISIX's CLI looks.
+absl::StatusOr<std::string> FindOpenresty(const std::string& flag_value);
 
 void RegisterSidecarFlags(CLI::App& app, SidecarConfig& config);
 

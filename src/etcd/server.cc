@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cerrno>
-#include <cstring>
 
 #include <boost/asio/strand.hpp>
 #include <grpcpp/server_builder.h>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/tcp_listen.h"
+#include "etcd/first_bytes.h"
 #include "etcd/http_gateway.h"
 
 namespace agent::etcd {
@@ -133,13 +133,17 @@ void EtcdServer::Sniff(std::shared_ptr<tcp::socket> socket, std::shared_ptr<asio
       return look_again();
     }
     if (n <= 0) return;  // closed (or failed) before saying anything
-    static constexpr char kPreface[] = "PRI";
-    if (n < 3 && std::memcmp(peek, kPreface, static_cast<size_t>(n)) == 0) return look_again();  // "P", "PR"
-    if (n == 3 && std::memcmp(peek, kPreface, 3) == 0) {
-      int fd = socket->release();
-      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-      grpc::AddInsecureChannelFromFd(grpc_server_.get(), fd);
-      return;
+    switch (ClassifyFirstBytes(absl::string_view(peek, static_cast<size_t>(n)))) {
+      case FirstBytes::kNeedMore:  // "P", "PR"
+        return look_again();
+      case FirstBytes::kGrpc: {
+        int fd = socket->release();
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        grpc::AddInsecureChannelFromFd(grpc_server_.get(), fd);
+        return;
+      }
+      case FirstBytes::kHttp:
+        break;
     }
     ServeHttpConnection(std::move(*socket), api_);
   });

@@ -19,8 +19,8 @@ namespace {
 // One connection: requests answered in turn until the client closes (kubelet closes after each).
 class ProbeSession : public std::enable_shared_from_this<ProbeSession> {
  public:
-  ProbeSession(asio::ip::tcp::socket socket, const Readiness& readiness)
-      : socket_(std::move(socket)), readiness_(readiness) {}
+  ProbeSession(asio::ip::tcp::socket socket, const Readiness& readiness, const std::function<void()>& on_quit)
+      : socket_(std::move(socket)), readiness_(readiness), on_quit_(on_quit) {}
 
   void Read() {
     request_ = {};
@@ -36,7 +36,24 @@ class ProbeSession : public std::enable_shared_from_this<ProbeSession> {
     response->keep_alive(request_.keep_alive());
     response->set(http::field::content_type, "text/plain");
     const std::string target(request_.target());
-    if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
+    if (target == "/quitquitquit") {
+      boost::system::error_code ec;
+      const auto peer = socket_.remote_endpoint(ec);
+      if (request_.method() != http::verb::post) {
+        response->result(http::status::method_not_allowed);
+        response->body() = "POST only\n";
+      } else if (ec || !peer.address().is_loopback()) {
+        response->result(http::status::forbidden);
+        response->body() = "only from loopback\n";
+      } else if (!on_quit_) {
+        response->result(http::status::not_found);
+        response->body() = "not available\n";
+      } else {
+        on_quit_();
+        response->result(http::status::ok);
+        response->body() = "draining, then stopping\n";
+      }
+    } else if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
       response->result(http::status::method_not_allowed);
       response->body() = "GET only\n";
     } else if (target == "/healthz/live") {
@@ -57,14 +74,15 @@ class ProbeSession : public std::enable_shared_from_this<ProbeSession> {
 
   asio::ip::tcp::socket socket_;
   const Readiness& readiness_;
+  const std::function<void()>& on_quit_;
   boost::beast::flat_buffer buffer_;
   http::request<http::empty_body> request_;
 };
 
 }  // namespace
 
-HealthServer::HealthServer(const Readiness& readiness)
-    : readiness_(readiness), acceptor_(io_), accept_backoff_(io_.get_executor()) {}
+HealthServer::HealthServer(const Readiness& readiness, std::function<void()> on_quit)
+    : readiness_(readiness), on_quit_(std::move(on_quit)), acceptor_(io_), accept_backoff_(io_.get_executor()) {}
 
 HealthServer::~HealthServer() { Stop(); }
 
@@ -95,7 +113,7 @@ void HealthServer::Accept() {
     // Out of descriptors, say: kubelet must still get answers once it passes, so never give up.
     if (ec) return accept_backoff_.Failed("health endpoint", ec, [this] { Accept(); });
     accept_backoff_.Succeeded();
-    std::make_shared<ProbeSession>(std::move(socket), readiness_)->Read();
+    std::make_shared<ProbeSession>(std::move(socket), readiness_, on_quit_)->Read();
     Accept();
   });
 }

@@ -1,10 +1,13 @@
 // The kubelet probe endpoint: GET /healthz/live (200 while the agent runs) and GET
-// /healthz/ready (200 when Readiness says so, 503 with the reason otherwise), on a small HTTP/1.1
+// /healthz/ready (200 when Readiness says so, 503 with the reason otherwise), and POST
+// /quitquitquit (from loopback only: the agent drains and stops, as pilot-agent offers for
+// Kubernetes jobs whose main container has finished), on a small HTTP/1.1
 // listener of its own (loopback by default), served by a thread of its own: never behind xDS
 // decoding, translation or the store's locks (kubelet's probe timeout is 1 s).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -19,7 +22,8 @@ namespace agent::health {
 
 class HealthServer {
  public:
-  explicit HealthServer(const Readiness& readiness);
+  // `on_quit` runs on the server's thread when /quitquitquit is posted; it must not block.
+  explicit HealthServer(const Readiness& readiness, std::function<void()> on_quit = nullptr);
   ~HealthServer();
 
   absl::Status Start(const config::ListenAddress& listen);
@@ -30,6 +34,7 @@ class HealthServer {
   void Accept();
 
   const Readiness& readiness_;
+  std::function<void()> on_quit_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::thread thread_;

@@ -14,11 +14,14 @@ class Readiness {
 
   void SetConfigServed() { config_served_ = true; }
   void SetApisixRunning(bool running) { apisix_running_ = running; }
+  // Shutting down: not ready from now on, while traffic still flows (the drain).
+  void SetDraining() { draining_ = true; }
 
   bool config_served() const { return config_served_; }
-  bool ready() const { return config_served_ && (!needs_apisix_ || apisix_running_); }
+  bool ready() const { return !draining_ && config_served_ && (!needs_apisix_ || apisix_running_); }
   // Why not ready, for the probe's body and the logs; "ready" when it is.
   std::string Describe() const {
+    if (draining_) return "draining: the agent is shutting down";
     if (!config_served_) return "waiting for the first xDS configuration";
     if (needs_apisix_ && !apisix_running_) return "APISIX is not running";
     return "ready";
@@ -28,6 +31,7 @@ class Readiness {
   const bool needs_apisix_;
   std::atomic<bool> config_served_{false};
   std::atomic<bool> apisix_running_{false};
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace agent::health

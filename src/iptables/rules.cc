@@ -1,5 +1,6 @@
 #include "iptables/rules.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -167,6 +168,23 @@ Installed ParseSaved(const std::string& saved) {
     return rank(a) < rank(b);
   });
   return installed;
+}
+
+}  // namespace agent::iptables
+
+namespace agent::iptables {
+
+Exemption FindExemption(const Installed& installed) {
+  Exemption exemption;
+  for (const Rule& rule : installed.builtin_rules) {
+    for (size_t i = 0; i + 1 < rule.spec.size(); ++i) {
+      uint32_t id = 0;
+      if (!absl::SimpleAtoi(rule.spec[i + 1], &id)) continue;
+      if (rule.spec[i] == "--uid-owner") exemption.uid = id;
+      if (rule.spec[i] == "--gid-owner") exemption.gid = id;
+    }
+  }
+  return exemption;
 }
 
 }  // namespace agent::iptables

@@ -4,6 +4,7 @@
 // cleans up.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,5 +56,12 @@ std::vector<std::string> FormatCleanupCommands(const Installed& installed, const
 Installed ParseSaved(const std::string& saved);
 
 std::string Join(const Rule& rule);  // "-A CHAIN spec…"
+
+// The proxy user the installed RETURN rules exempt from capture (unset: no such rule).
+struct Exemption {
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+};
+Exemption FindExemption(const Installed& installed);
 
 }  // namespace agent::iptables

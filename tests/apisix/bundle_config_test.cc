@@ -31,7 +31,10 @@ TEST(BundleConfigTest, ThreeXPutsEtcdUnderDeployment) {
   EXPECT_TRUE(Has(yaml, "deployment:\n  role: traditional\n  role_traditional:\n    config_provider: etcd\n"
                         "  etcd:\n    host:\n      - \"http://127.0.0.1:17739\"\n    prefix: \"/apisix\"\n"));
   EXPECT_FALSE(Has(yaml, "\netcd:"));  // no 2.x top-level block
-  EXPECT_TRUE(Has(yaml, "  main_configuration_snippet: |\n    daemon off;\n"));
+  EXPECT_FALSE(Has(yaml, "daemon off"));  // the agent starts nginx with -g 'daemon off;'
+  EXPECT_FALSE(Has(yaml, "main_configuration_snippet"));
+  EXPECT_FALSE(Has(yaml, "  user:"));  // only when a worker user is given
+  EXPECT_TRUE(Has(yaml, "  http:\n    access_log: \"/dev/stdout\"\n"));
   for (const char* plugin : kTranslatedPlugins) EXPECT_TRUE(Has(yaml, std::string("  - ") + plugin + "\n")) << plugin;
 }
 
@@ -53,7 +56,7 @@ TEST(BundleConfigTest, TheModuleIsLoadedAndThePassThroughLocationRendered) {
   c.original_dst_module = "/usr/local/lib/apisix-mesh-agent/ngx_http_original_dst_module.so";
   const std::string yaml = RenderBundleConfig(c);
   EXPECT_TRUE(Has(yaml, "  node_listen:\n    - 9080\n    - 9081\n"));  // both ports: APISIX routes both
-  EXPECT_TRUE(Has(yaml, "  main_configuration_snippet: |\n    daemon off;\n"
+  EXPECT_TRUE(Has(yaml, "  main_configuration_snippet: |\n"
                         "    load_module /usr/local/lib/apisix-mesh-agent/ngx_http_original_dst_module.so;\n"));
   EXPECT_TRUE(Has(yaml, "  http_server_configuration_snippet: |\n    location @apisix_mesh_original_dst {\n"
                         "      if ($original_dst = \"\") {\n        return 502;\n      }\n"));
@@ -88,6 +91,43 @@ TEST(BundleConfigTest, TheUsersFileIsMovedAsideAndOursIsReplaced) {
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->has_value());
   EXPECT_TRUE(Has(Read(path), "(APISIX 2.x)"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BundleConfigTest, WorkerUserAndAccessLogAreRendered) {
+  BundleConfig c = Example(VersionLine::k3x);
+  c.worker_user = "nobody nogroup";
+  c.access_log = "off";
+  const std::string yaml = RenderBundleConfig(c);
+  EXPECT_TRUE(Has(yaml, "nginx_config:\n  error_log: /dev/stderr\n  user: \"nobody nogroup\"\n"));
+  EXPECT_TRUE(Has(yaml, "  http:\n    enable_access_log: false\n"));
+}
+
+// APISIX's init rewrites config.yaml (a generated admin key; comments dropped): the rewritten file
+// is still the agent's at the next start — replaced in place, no backup piling up.
+TEST(BundleConfigTest, OwnershipSurvivesApisixRewritingTheFile) {
+  const std::string dir = ::testing::TempDir() + "/bundle_owned_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/config.yaml";
+  std::ofstream(path) << "apisix:\n  node_listen: 1984\n";  // the operator's
+  for (int start = 0; start < 3; ++start) {
+    auto moved = InstallBundleConfig(path, RenderBundleConfig(Example(VersionLine::k3x)));
+    ASSERT_TRUE(moved.ok()) << moved.status();
+    EXPECT_EQ(moved->has_value(), start == 0) << start;
+    if (start == 0) {
+      EXPECT_EQ(**moved, OperatorConfigPath(path));
+    }
+    std::ofstream(path, std::ios::app) << "deployment:\n  admin:\n    admin_key: [{key: generated" << start << "}]\n";
+    std::string text = Read(path);
+    std::ofstream(path, std::ios::trunc) << text.substr(text.find('\n') + 1);  // the marker is gone
+    EXPECT_FALSE(IsOwnedConfig(path));
+    RecordOwned(path);  // what the agent does after init
+    EXPECT_TRUE(IsOwnedConfig(path));
+  }
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) files += entry.path().filename() != ".apisix-mesh-agent-owned";
+  EXPECT_EQ(files, 2);  // config.yaml and config.yaml.operator: no backups
+  EXPECT_EQ(Read(OperatorConfigPath(path)), "apisix:\n  node_listen: 1984\n");
   std::filesystem::remove_all(dir);
 }
 

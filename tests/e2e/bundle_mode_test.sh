@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Bundle mode with a stand-in APISIX (tests/bundle/fake_apisix.cc): the rendered config for both
-# layouts, APISIX started only once the agent is ready, output forwarded, crashes restarted,
-# graceful stop on SIGTERM (and a kill when QUIT is ignored), giving up on repeated crashes, the
-# user's config file kept, and the health endpoints following all of it.
+# Bundle mode with a stand-in APISIX (tests/bundle/fake_apisix.cc, playing both `apisix` and its
+# nginx): init and init_etcd, then nginx's master in the foreground; the rendered config for both
+# layouts, APISIX started only once the agent is ready, access and error logs forwarded apart (levels
+# kept), USR1 passed on, crashes restarted, the drain on SIGTERM, graceful stop (and a kill when QUIT
+# is ignored), giving up on repeated crashes, the user's config file kept as the operator's base and
+# no backups piling up across restarts, and the health endpoints following all of it.
 source "$(dirname "$0")/lib.sh"
 AGENT_BIN=$1
 FAKE_APISIX=$2
@@ -17,6 +19,7 @@ run_bundle() {
   mkdir -p "$HOME_DIR/conf" "$STATE"
   APISIX_PORT=$((20000 + RANDOM % 20000))
   FAKE_APISIX_STATE="$STATE" "$AGENT_BIN" sidecar --run-mode bundle --apisix-bin-path "$FAKE_APISIX" \
+    --apisix-openresty-path "$FAKE_APISIX" --drain-duration "${DRAIN:-0}" \
     --apisix-home-path "$HOME_DIR" --apisix-port "$APISIX_PORT" --apisix-inbound-capture-port $((APISIX_PORT + 1)) \
     --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 "$@" >"$LOG" 2>&1 &
   AGENT_PID=$!
@@ -24,7 +27,11 @@ run_bundle() {
   HEALTH=$(sed -n 's#.*health checks on http://\([0-9.:]*\)/.*#\1#p' "$LOG")
 }
 line_of() { grep -n "$1" "$LOG" | head -1 | cut -d: -f1; }
+# yaml FILE EXPR: a value of the YAML document (d), as Python prints it.
+yaml() { python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 ready_status() { curl -s -o /dev/null -w '%{http_code}' "http://$HEALTH/healthz/ready"; }
+ready_is() { test "$(ready_status)" = "$1"; }
 stop_agent() { local rc=0; kill -TERM "$AGENT_PID"; wait "$AGENT_PID" || rc=$?; AGENT_PID=""; return $rc; }
 
 # 1. APISIX 3.x, file provisioner, a user's config file in place.
@@ -36,15 +43,29 @@ check "APISIX started after the first configuration was served" \
   test "$(line_of 'ready in')" -lt "$(line_of 'started APISIX')"
 agent_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOG" | head -1)
 check "3.x layout: etcd under deployment, pointing at the agent" \
-  grep -Pzq "deployment:\n  role: traditional\n  role_traditional:\n    config_provider: etcd\n  etcd:\n    host:\n      - \"http://127.0.0.1:$agent_port\"" "$STATE/config-seen.yaml"
+  test "$(yaml "$STATE/config-seen.yaml" "d['deployment']['role'], d['deployment']['etcd']['host']")" = "('traditional', ['http://127.0.0.1:$agent_port'])"
 check "node_listen is --apisix-port, then the inbound port" \
-  grep -Pzq "node_listen:\n    - $APISIX_PORT\n    - $((APISIX_PORT + 1))\n" "$STATE/config-seen.yaml"
-check "the translated plugins are enabled" grep -q "  - traffic-split" "$STATE/config-seen.yaml"
-check "the user's config file was moved aside, not overwritten" \
-  cmp -s "$work/user-config.yaml" "$(ls "$HOME_DIR"/conf/config.yaml.user-backup-* | head -1)"
+  test "$(yaml "$STATE/config-seen.yaml" "d['apisix']['node_listen']")" = "[$APISIX_PORT, $((APISIX_PORT + 1))]"
+check "the translated plugins are enabled" test "$(yaml "$STATE/config-seen.yaml" "'traffic-split' in d['plugins']")" = True
+check "the access log goes to stdout, the error log to stderr" test \
+  "$(yaml "$STATE/config-seen.yaml" "d['nginx_config']['http']['access_log'], d['nginx_config']['error_log']")" = "('/dev/stdout', '/dev/stderr')"
+check "the user's config file was moved aside, not overwritten" cmp -s "$work/user-config.yaml" "$HOME_DIR/conf/config.yaml.operator"
+check "…and is the base of the render: its keys stay unless the agent owns them" \
+  grep -q "apisix.node_listen: the operator's 1984 is replaced by \[$APISIX_PORT, $((APISIX_PORT + 1))\], which --apisix-port" "$LOG"
 check "the move is reported" grep -q "was not written by the agent; moved it to" "$LOG"
-check "APISIX's output reaches the agent's log" grep -q "apisix: fake apisix: serving on $APISIX_PORT" "$LOG"
-check "ready once APISIX serves" wait_for 5 test "$(ready_status)" = 200
+check "init, then init_etcd, then nginx in the foreground" \
+  test "$(awk '{print $1}' "$STATE/events" | head -3 | tr '\n' ' ')" = "init init_etcd start "
+check "nginx is started as APISIX's entrypoint starts it" \
+  grep -q "started APISIX: $FAKE_APISIX -p $HOME_DIR -c $HOME_DIR/conf/nginx.conf -g daemon off;" "$LOG"
+check "error-log lines keep their level" wait_for 5 grep -qE "Z warn apisix: 2026/12/01 00:00:00 \[warn\] [0-9]+#0: fake apisix: serving on $APISIX_PORT" "$LOG"
+check "…notices are info" grep -qE "Z info apisix: .*\[notice\] .*start worker processes" "$LOG"
+check "the steps' own output reaches the log" grep -q "apisix: fake apisix: init done" "$LOG"
+port_open "$APISIX_PORT"; port_open "$APISIX_PORT"
+check "access-log lines reach the agent's stdout as they are" \
+  wait_for 5 grep -qx '127.0.0.1 - - \[01/Dec/2026:00:00:00 +0000\] "GET /request-2 HTTP/1.1" 200 0' "$LOG"
+kill -USR1 "$AGENT_PID"
+check "SIGUSR1 makes nginx reopen its logs" wait_for 5 grep -q "^reopen " "$STATE/events"
+check "ready once APISIX serves" wait_for 5 ready_is 200
 check "live" test "$(curl -s "http://$HEALTH/healthz/live")" = "live"
 master=$(awk '/^start/ {p=$2} END {print p}' "$STATE/events")
 check "SIGTERM stops the agent cleanly" stop_agent
@@ -56,9 +77,9 @@ FAKE_APISIX_CRASHES=2 run_bundle two --xds-watch-files "$EXAMPLES" --apisix-vers
 check "restarted after two crashes" wait_for 20 grep -q "APISIX serves on port $APISIX_PORT" "$LOG"
 check "three starts in all" test "$(grep -c '^start' "$STATE/events")" -eq 3
 check "the crashes are logged with their status" grep -q "APISIX exited unexpectedly (exit status 3)" "$LOG"
-check "2.x layout: top-level etcd block" grep -Pzq "\netcd:\n  host:\n    - \"http://127.0.0.1:" "$STATE/config-seen.yaml"
-check "no user file, no backup" bash -c "! ls '$HOME_DIR'/conf/config.yaml.user-backup-* 2>/dev/null"
-check "ready after the restarts" wait_for 5 test "$(ready_status)" = 200
+check "2.x layout: top-level etcd block" test "$(yaml "$STATE/config-seen.yaml" "'deployment' in d, d['etcd']['host'][0][:17]")" = "(False, 'http://127.0.0.1:')"
+check "no user file, no backup" bash -c "! ls '$HOME_DIR'/conf/config.yaml.user-backup-* '$HOME_DIR'/conf/config.yaml.operator 2>/dev/null"
+check "ready after the restarts" wait_for 5 ready_is 200
 check "SIGTERM stops it" stop_agent
 
 # 3. No control plane: APISIX waits for --ready-timeout; an APISIX that ignores QUIT is killed.
@@ -77,7 +98,7 @@ rc=0; out=$("$AGENT_BIN" precheck --apisix-bin-path "$FAKE_APISIX" --apisix-home
   --apisix-inbound-capture-port $((APISIX_PORT + 3)) 2>&1) || rc=$?
 if command -v iptables-restore >/dev/null && [ "$(id -u)" -eq 0 ]; then
   check "precheck passes with a runnable APISIX, iptables and free ports (rc=$rc)" \
-    bash -c "[ $rc -eq 0 ] && grep -q '^precheck passed' <<<'$out' && [ \$(grep -cE '^(ok|WARN) ' <<<'$out') -eq 12 ]"
+    bash -c "[ $rc -eq 0 ] && grep -q '^precheck passed' <<<'$out' && [ \$(grep -cE '^(ok|WARN) ' <<<'$out') -eq 13 ]"
   # Beside the agent (built with nginx-dev) the module is found; without it, a warning, not a failure.
   check "precheck says whether original destinations are available" \
     grep -qE '^(ok   original destinations: .*ngx_http_original_dst_module.so will be loaded|WARN original destinations: no ngx_http_original_dst_module.so)' <<<"$out"
@@ -92,7 +113,40 @@ check "SIGTERM still ends the agent" stop_agent
 check "QUIT ignored, then killed" grep -q "did not quit within 1000 ms; killing it" "$LOG"
 check "the killed APISIX is gone" bash -c "! pgrep -f '^$FAKE_APISIX start' >/dev/null"
 
-# 4. An APISIX that never stays up ends the agent with a clear error.
+# 4. Restarts keep the operator's settings and leave no backups: an operator base with a plugin of
+# its own, APISIX rewriting config.yaml at every init (as 3.x does), three starts.
+printf 'plugins:\n  - prometheus\nnginx_config:\n  worker_processes: 3\n' >"$work/base.yaml"
+for round in 1 2 3; do
+  run_bundle restarts --xds-watch-files "$EXAMPLES" --apisix-config-base "$work/base.yaml"
+  check "start $round: APISIX serves" wait_for 10 grep -q "APISIX serves on port $APISIX_PORT" "$LOG"
+  check "start $round: the operator's plugin and nginx_config are in, beside the agent's" test \
+    "$(yaml "$STATE/config-seen.yaml" "'prometheus' in d['plugins'], 'traffic-split' in d['plugins'], d['nginx_config']['worker_processes']")" = "(True, True, 3)"
+  check "start $round: config.yaml (rewritten by init) is still the agent's" bash -c "! grep -q 'was not written by the agent' '$LOG'"
+  check "start $round: SIGTERM stops it" stop_agent
+done
+check "three restarts, no backup file" bash -c "! ls '$HOME_DIR'/conf/config.yaml.* 2>/dev/null"
+
+# 5. The drain: SIGTERM makes the pod unready at once while APISIX keeps serving for
+# --drain-duration, then the stop path; a second SIGTERM (or POST /quitquitquit) cuts it short.
+DRAIN=3 run_bundle drain --xds-watch-files "$EXAMPLES"
+check "drain: ready first" wait_for 10 ready_is 200
+kill -TERM "$AGENT_PID"
+check "drain: not ready at once after SIGTERM" wait_for 1 ready_is 503
+check "drain: the probe says why" grep -q "draining" <(curl -s "http://$HEALTH/healthz/ready")
+check "drain: APISIX still serves during the drain" port_open "$APISIX_PORT"
+check "drain: no QUIT yet" bash -c "! grep -q '^quit ' '$STATE/events'"
+check "drain: then the agent stops by itself" wait_for 8 bash -c "! kill -0 $AGENT_PID 2>/dev/null"
+check "drain: APISIX quit gracefully after the drain" grep -q "^quit " "$STATE/events"
+check "drain: logged with the flag" grep -q "SIGTERM: draining for 3 s (--drain-duration)" "$LOG"
+DRAIN=60 run_bundle quit --xds-watch-files "$EXAMPLES"
+check "quitquitquit: refused for GET" test "$(curl -s -o /dev/null -w '%{http_code}' "http://$HEALTH/quitquitquit")" = 405
+check "quitquitquit: POST starts the drain" test "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$HEALTH/quitquitquit")" = 200
+check "quitquitquit: not ready" wait_for 2 ready_is 503
+kill -TERM "$AGENT_PID"
+check "a SIGTERM during the drain stops at once" wait_for 5 bash -c "! kill -0 $AGENT_PID 2>/dev/null"
+check "…saying so" grep -q "SIGTERM again: stopping without waiting for the drain" "$LOG"
+
+# 6. An APISIX that never stays up ends the agent with a clear error.
 FAKE_APISIX_CRASHES=100 run_bundle broken --xds-watch-files "$EXAMPLES"
 rc=0; wait "$AGENT_PID" || rc=$?; AGENT_PID=""
 check "the agent exits non-zero (rc=$rc)" test "$rc" -ne 0

@@ -116,9 +116,10 @@ void CheckScenario(const std::string& name, const std::vector<fs::path>& files, 
     auto errors = apisix::CheckRouteSchema(nlohmann::json::parse(apisix::EncodeJson(route)));
     EXPECT_TRUE(errors.empty()) << route.desc << ": " << errors.front();
     // Bundle mode enables exactly kTranslatedPlugins in APISIX: nothing else may be emitted.
-    for (const auto& [plugin, conf] : route.plugins.items()) {
+    for (const auto& item : route.plugins.items()) {
+      const std::string& plugin = item.key();
       EXPECT_NE(std::find_if(std::begin(apisix::kTranslatedPlugins), std::end(apisix::kTranslatedPlugins),
-                             [&](const char* known) { return plugin == known; }),
+                             [&plugin](const char* known) { return plugin == known; }),
                 std::end(apisix::kTranslatedPlugins))
           << route.desc << " uses " << plugin << ", which bundle mode does not enable";
     }

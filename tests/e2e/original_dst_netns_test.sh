@@ -27,7 +27,7 @@ dpkg-query -W -f='${Status}' lua-cjson 2>/dev/null | grep -q "install ok install
 netns_setup od
 # nginx's workers run as nobody: everything they read lives in world-readable directories ($work is).
 install -m 644 "$MODULES/ngx_http_original_dst_module.so" "$MODULES/ngx_stream_original_dst_module.so" "$work/"
-mkdir -p "$work/standin" && cp "$HERE/original_dst/apisix_standin.py" "$HERE/original_dst/standin_router.lua" "$work/standin/"
+mkdir -p "$work/standin" && cp "$HERE/bundle/apisix_standin.py" "$HERE/bundle/standin_router.lua" "$work/standin/"
 chmod -R a+rX "$work/standin"
 
 # nginx_in NS NAME CONF: an nginx of its own (prefix $work/NAME) in a namespace; waits for its pid.
@@ -90,14 +90,16 @@ run_agent() { # run_agent NAME ARGS...: bundle mode in the pod; waits until APIS
   local name=$1; shift
   mkdir -p "$work/$name/conf" && chmod -R 755 "$work/$name"
   ip netns exec "$pod" "$AGENT_BIN" sidecar --run-mode bundle --xds-watch-files "$HERE/original_dst/xds" \
-    --apisix-bin-path "$work/standin/apisix_standin.py" --apisix-home-path "$work/$name" \
+    --apisix-bin-path "$work/standin/apisix_standin.py" --apisix-openresty-path "$(command -v nginx)" \
+    --apisix-home-path "$work/$name" --drain-duration 0 \
     --grpc-listen 127.0.0.1:2379 --health-listen 127.0.0.1:15021 "$@" >"$work/$name.log" 2>&1 &
   AGENT=$!
   PIDS="${PIDS:-} $AGENT"
   wait_for 20 grep -qs "APISIX serves on port 9080" "$work/$name.log" || { cat "$work/$name.log"; exit 1; }
 }
 stop_agent() { kill -TERM "$AGENT"; wait_for 15 bash -c "! kill -0 $AGENT 2>/dev/null"; }
-requests() { grep -cE 'apisix: 908[01] ' "$work/$1.log" || true; }  # lines of APISIX's access log
+# Lines of APISIX's access log (the agent's stdout), once nginx's buffer (flush=3) has been written.
+requests() { sleep 3.5; grep -cE '^908[01] ' "$work/$1.log" || true; }
 
 run_agent with --original-dst-module "$work/ngx_http_original_dst_module.so"
 check "config.yaml loads the module" grep -q "load_module $work/ngx_http_original_dst_module.so;" "$work/with/conf/config.yaml"

@@ -3,13 +3,13 @@
 local cjson = require("cjson.safe")
 
 local _M = {}
-local routes, upstreams = {}, {}
+local routes, upstreams, plugins = {}, {}, {}
 
 function _M.load(path)
   local f = assert(io.open(path))
   local objects = assert(cjson.decode(f:read("*a")))
   f:close()
-  routes, upstreams = objects.routes, objects.upstreams
+  routes, upstreams, plugins = objects.routes, objects.upstreams, objects.plugins or {}
   -- APISIX: higher priority first.
   table.sort(routes, function(a, b) return (a.priority or 0) > (b.priority or 0) end)
 end
@@ -95,6 +95,12 @@ function _M.access()
   ngx.status = 404
   ngx.say('{"error_msg":"404 Route Not Found"}')
   return ngx.exit(404)
+end
+
+-- What APISIX's control API answers at /v1/plugins/list: the enabled plugins.
+function _M.plugins()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(plugins))
 end
 
 return _M

@@ -94,7 +94,19 @@ TEST(SidecarConfigTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
   c.apisix_bin_path = "/nonexistent/bin/apisix";
   EXPECT_EQ(ErrorOf(c), "--apisix-bin-path: /nonexistent/bin/apisix: No such file or directory");
   c.apisix_bin_path = "/bin/true";
+  c.apisix_openresty_path = "/nonexistent/openresty";
+  EXPECT_EQ(ErrorOf(c), "--apisix-openresty-path: /nonexistent/openresty: No such file or directory");
+  c.apisix_openresty_path = "/bin/true";
   EXPECT_TRUE(Validate(c).ok());
+  EXPECT_EQ(c.openresty_bin, "/bin/true");
+  c.apisix_config_base = "/nonexistent/base.yaml";
+  EXPECT_EQ(ErrorOf(c), "--apisix-config-base: /nonexistent/base.yaml: No such file or directory");
+  c.apisix_config_base.clear();
+  c.drain_seconds = -1;
+  EXPECT_EQ(ErrorOf(c), "--drain-duration: must be between 0 and 3600 seconds");
+  c.drain_seconds = 5;
+  c.max_watches = 10;
+  EXPECT_EQ(ErrorOf(c), "--max-watches: must be at least --max-watches-per-stream and at most 10000000");
 
   c = Valid();
   c.xds_protocol = "incremental";

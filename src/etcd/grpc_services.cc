@@ -2,6 +2,11 @@
 #include "etcd/status_or.h"
 
 #include <mutex>
+
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/proto_buffer_writer.h>
+
+#include "absl/strings/str_cat.h"
 #include <type_traits>
 
 #include "etcd/watch_stream.h"
@@ -26,17 +31,29 @@ std::string TokenOf(const grpc::CallbackServerContext* context) {
   return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
-// Every unary call: authorize, check the size, run, answer.
-template <typename Request, typename Response, typename Call>
-grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, EtcdApi& api, const Request& request,
-                                Response* response, Call call, bool needs_auth = true) {
+// Every unary call: parse, authorize, check the size, run, answer.
+template <typename Request, typename Call>
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, EtcdApi& api, const grpc::ByteBuffer* raw,
+                                grpc::ByteBuffer* out, Call call, bool needs_auth = true) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Request request;
+  grpc::ByteBuffer bytes(*raw);  // shares the slices; Deserialize consumes its argument
+  if (!grpc::SerializationTraits<Request>::Deserialize(&bytes, &request).ok()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                                 absl::StrCat("grpc: error unmarshalling request: cannot parse ",
+                                              Request::descriptor()->full_name())));
+    return reactor;
+  }
   absl::Status status = needs_auth ? api.Authorize(TokenOf(context)) : absl::OkStatus();
   if (status.ok()) status = api.CheckRequestSize(request.ByteSizeLong());
   if (status.ok()) {
-    absl::StatusOr<Response> result = AsStatusOr(call(request));
+    auto result = AsStatusOr(call(request));
     if (result.ok()) {
-      *response = *std::move(result);
+      bool own_buffer = false;
+      if (auto s = grpc::SerializationTraits<std::decay_t<decltype(*result)>>::Serialize(*result, out, &own_buffer);
+          !s.ok()) {
+        status = absl::InternalError(absl::StrCat("cannot encode the response: ", s.error_message()));
+      }
     } else {
       status = result.status();
     }
@@ -158,11 +175,12 @@ class KeepAliveReactor final : public grpc::ServerBidiReactor<LeaseKeepAliveRequ
 
 }  // namespace
 
-#define AGENT_UNARY(Service, Method, Request, Response, call, ...)                                            \
-  grpc::ServerUnaryReactor* Service::Method(grpc::CallbackServerContext* context, const etcdserverpb::Request* \
-                                            request, etcdserverpb::Response* response) {                       \
-    return Unary(context, api_, *request, response, [this](const etcdserverpb::Request& r) { return call; }    \
-                 __VA_OPT__(, ) __VA_ARGS__);                                                                     \
+#define AGENT_UNARY(Service, Method, Request, Response, call, ...)                                              \
+  grpc::ServerUnaryReactor* Service::Method(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request, \
+                                            grpc::ByteBuffer* response) {                                          \
+    return Unary<etcdserverpb::Request>(                                                                           \
+        context, api_, request, response, [this](const etcdserverpb::Request& r) { return call; }                 \
+        __VA_OPT__(, ) __VA_ARGS__);                                                                               \
   }
 
 AGENT_UNARY(KvService, Range, RangeRequest, RangeResponse, api_.Range(r))

@@ -6,21 +6,24 @@
 
 namespace agent::etcd {
 
-class KvService final : public etcdserverpb::KV::CallbackService {
+// Unary methods take raw bytes and parse them here: a malformed payload is answered INTERNAL with
+// grpc-go's message, as etcd answers, where gRPC C++'s typed handler would say UNIMPLEMENTED.
+class KvService final
+    : public etcdserverpb::KV::WithRawCallbackMethod_Range<etcdserverpb::KV::WithRawCallbackMethod_Put<
+          etcdserverpb::KV::WithRawCallbackMethod_DeleteRange<etcdserverpb::KV::WithRawCallbackMethod_Txn<
+              etcdserverpb::KV::WithRawCallbackMethod_Compact<etcdserverpb::KV::CallbackService>>>>> {
  public:
   explicit KvService(EtcdApi& api) : api_(api) {}
-  grpc::ServerUnaryReactor* Range(grpc::CallbackServerContext* context, const etcdserverpb::RangeRequest* request,
-                                  etcdserverpb::RangeResponse* response) override;
-  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* context, const etcdserverpb::PutRequest* request,
-                                etcdserverpb::PutResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteRange(grpc::CallbackServerContext* context,
-                                        const etcdserverpb::DeleteRangeRequest* request,
-                                        etcdserverpb::DeleteRangeResponse* response) override;
-  grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* context, const etcdserverpb::TxnRequest* request,
-                                etcdserverpb::TxnResponse* response) override;
-  grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* context,
-                                    const etcdserverpb::CompactionRequest* request,
-                                    etcdserverpb::CompactionResponse* response) override;
+  grpc::ServerUnaryReactor* Range(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeleteRange(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
 
  private:
   EtcdApi& api_;
@@ -36,55 +39,55 @@ class WatchService final : public etcdserverpb::Watch::CallbackService {
   EtcdApi& api_;
 };
 
-class LeaseService final : public etcdserverpb::Lease::CallbackService {
+class LeaseService final
+    : public etcdserverpb::Lease::WithRawCallbackMethod_LeaseGrant<etcdserverpb::Lease::WithRawCallbackMethod_LeaseRevoke<
+          etcdserverpb::Lease::WithRawCallbackMethod_LeaseTimeToLive<
+              etcdserverpb::Lease::WithRawCallbackMethod_LeaseLeases<etcdserverpb::Lease::CallbackService>>>> {
  public:
   explicit LeaseService(EtcdApi& api) : api_(api) {}
-  grpc::ServerUnaryReactor* LeaseGrant(grpc::CallbackServerContext* context,
-                                       const etcdserverpb::LeaseGrantRequest* request,
-                                       etcdserverpb::LeaseGrantResponse* response) override;
-  grpc::ServerUnaryReactor* LeaseRevoke(grpc::CallbackServerContext* context,
-                                        const etcdserverpb::LeaseRevokeRequest* request,
-                                        etcdserverpb::LeaseRevokeResponse* response) override;
+  grpc::ServerUnaryReactor* LeaseGrant(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* LeaseRevoke(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
   grpc::ServerBidiReactor<etcdserverpb::LeaseKeepAliveRequest, etcdserverpb::LeaseKeepAliveResponse>*
   LeaseKeepAlive(grpc::CallbackServerContext* context) override;
-  grpc::ServerUnaryReactor* LeaseTimeToLive(grpc::CallbackServerContext* context,
-                                            const etcdserverpb::LeaseTimeToLiveRequest* request,
-                                            etcdserverpb::LeaseTimeToLiveResponse* response) override;
-  grpc::ServerUnaryReactor* LeaseLeases(grpc::CallbackServerContext* context,
-                                        const etcdserverpb::LeaseLeasesRequest* request,
-                                        etcdserverpb::LeaseLeasesResponse* response) override;
+  grpc::ServerUnaryReactor* LeaseTimeToLive(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* LeaseLeases(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
 
  private:
   EtcdApi& api_;
 };
 
-class MaintenanceService final : public etcdserverpb::Maintenance::CallbackService {
+class MaintenanceService final
+    : public etcdserverpb::Maintenance::WithRawCallbackMethod_Status<etcdserverpb::Maintenance::CallbackService> {
  public:
   explicit MaintenanceService(EtcdApi& api) : api_(api) {}
-  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context, const etcdserverpb::StatusRequest* request,
-                                   etcdserverpb::StatusResponse* response) override;
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
 
  private:
   EtcdApi& api_;
 };
 
-class ClusterService final : public etcdserverpb::Cluster::CallbackService {
+class ClusterService final
+    : public etcdserverpb::Cluster::WithRawCallbackMethod_MemberList<etcdserverpb::Cluster::CallbackService> {
  public:
   explicit ClusterService(EtcdApi& api) : api_(api) {}
-  grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* context,
-                                       const etcdserverpb::MemberListRequest* request,
-                                       etcdserverpb::MemberListResponse* response) override;
+  grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
 
  private:
   EtcdApi& api_;
 };
 
-class AuthService final : public etcdserverpb::Auth::CallbackService {
+class AuthService final
+    : public etcdserverpb::Auth::WithRawCallbackMethod_Authenticate<etcdserverpb::Auth::CallbackService> {
  public:
   explicit AuthService(EtcdApi& api) : api_(api) {}
-  grpc::ServerUnaryReactor* Authenticate(grpc::CallbackServerContext* context,
-                                         const etcdserverpb::AuthenticateRequest* request,
-                                         etcdserverpb::AuthenticateResponse* response) override;
+  grpc::ServerUnaryReactor* Authenticate(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
 
  private:
   EtcdApi& api_;

@@ -12,6 +12,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <grpcpp/create_channel.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
@@ -376,6 +378,36 @@ TEST_F(EtcdServerTest, ExpectContinueIsAnsweredBeforeTheBody) {
   asio::read_until(socket, received, "\r\n\r\n");
   std::string head(asio::buffers_begin(received.data()), asio::buffers_end(received.data()));
   EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+}
+
+}  // namespace
+}  // namespace agent::etcd
+
+namespace agent::etcd {
+namespace {
+
+// A payload that is not the method's protobuf: INTERNAL with grpc-go's "error unmarshalling
+// request", as etcd answers (gRPC C++'s typed handlers said UNIMPLEMENTED).
+TEST_F(EtcdServerTest, AMalformedGrpcPayloadIsInternalAsInEtcd) {
+  Start();
+  for (const char* method : {"/etcdserverpb.KV/Range", "/etcdserverpb.KV/Put", "/etcdserverpb.Lease/LeaseGrant",
+                             "/etcdserverpb.Auth/Authenticate"}) {
+    const std::string garbage = "\xff\xff\xff\xff";
+    grpc::Slice slice(garbage);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext context;
+    grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+        channel_.get(), grpc::internal::RpcMethod(method, grpc::internal::RpcMethod::NORMAL_RPC), &context, request,
+        &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << method;
+    EXPECT_EQ(status.error_message().rfind("grpc: error unmarshalling request", 0), 0u) << status.error_message();
+  }
+  // A well-formed call still works on the same channel.
+  grpc::ClientContext context;
+  etcdserverpb::PutRequest put;
+  put.set_key("/k");
+  etcdserverpb::PutResponse put_response;
+  EXPECT_TRUE(etcdserverpb::KV::NewStub(channel_)->Put(&context, put, &put_response).ok());
 }
 
 }  // namespace

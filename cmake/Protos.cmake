@@ -163,7 +163,7 @@ add_library(agent_protos SHARED ${xds_srcs} ${etcd_srcs})
 target_include_directories(agent_protos SYSTEM PUBLIC "${gen_dir}")
 target_link_libraries(agent_protos PUBLIC protobuf::libprotobuf gRPC::grpc++)
 target_compile_options(agent_protos PRIVATE -w)
-if(AGENT_SANITIZE OR AGENT_FUZZ)
+if(AGENT_SANITIZE OR AGENT_FUZZ OR AGENT_TSAN)
   # Generated code is not what the sanitizers are for, and it is most of the build: built plain and
   # without debug info there, it halves the sanitizer build. ASan works across the boundary.
   target_compile_options(agent_protos PRIVATE -fno-sanitize=all -g0)

@@ -230,8 +230,9 @@ int RunSidecar(config::SidecarConfig config) {
   std::function<void()> await_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
       if (ec) return;
-      if (signal == SIGUSR1) {  // log rotation: nginx reopens its files, as on its own USR1
-        log::Info("received SIGUSR1: APISIX reopens its log files");
+      if (signal == SIGUSR1) {  // log rotation: the agent's file and nginx's, as on nginx's own USR1
+        if (auto s = log::Reopen(); !s.ok()) log::Error("%s", s.message());
+        log::Info("received SIGUSR1: log files reopened%s", apisix_runner ? ", APISIX's too" : "");
         if (apisix_runner) apisix_runner->ReopenLogs();
       } else {
         begin_stop(signal == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -15,6 +16,7 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 std::mutex g_mutex;
 FILE* g_out = stderr;
+std::string g_path;  // the file behind g_out; empty for stderr/stdout
 
 constexpr absl::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
 
@@ -47,7 +49,18 @@ absl::Status Configure(Level level, absl::string_view output) {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_out != stderr && g_out != stdout) std::fclose(g_out);
   g_out = out;
+  g_path = out == stderr || out == stdout ? std::string() : std::string(output);
   g_level.store(static_cast<int>(level), std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status Reopen() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_path.empty()) return absl::OkStatus();
+  FILE* out = std::fopen(g_path.c_str(), "a");
+  if (out == nullptr) return absl::UnavailableError(absl::StrCat("--log-output: cannot reopen \"", g_path, "\""));
+  std::fclose(g_out);
+  g_out = out;
   return absl::OkStatus();
 }
 

@@ -18,6 +18,9 @@ absl::Status ParseLevel(absl::string_view text, Level* level);
 // output: "stderr", "stdout", or a file path (opened for append).
 absl::Status Configure(Level level, absl::string_view output);
 
+// Opens the --log-output file again (after a rotation moved it); nothing for stderr/stdout.
+absl::Status Reopen();
+
 bool Enabled(Level level);
 void Write(Level level, absl::string_view message);
 

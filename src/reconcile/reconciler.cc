@@ -44,7 +44,20 @@ void Reconciler::Commit(std::map<std::string, std::string> puts, const std::set<
     if (applied_.count(key) > 0) mutations.push_back(store::Mutation::Delete(key));
   }
   for (const auto& m : mutations) (m.kind == store::Mutation::Kind::kPut ? stats.puts : stats.deletes) += 1;
+  {
+    // A key is the agent's from just before its put commits until just after its delete commits.
+    std::unique_lock owned_lock(owned_mutex_);
+    for (const auto& m : mutations) {
+      if (m.kind == store::Mutation::Kind::kPut) owned_.insert(m.key);
+    }
+  }
   stats.revision = mutations.empty() ? store_.current_revision() : store_.Commit(mutations);
+  {
+    std::unique_lock owned_lock(owned_mutex_);
+    for (const auto& m : mutations) {
+      if (m.kind == store::Mutation::Kind::kDelete) owned_.erase(m.key);
+    }
+  }
   for (auto& m : mutations) {
     if (m.kind == store::Mutation::Kind::kPut) {
       applied_[m.key] = std::move(m.value);
@@ -100,8 +113,8 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot, const xds::S
 namespace agent::reconcile {
 
 bool Reconciler::Owns(const std::string& key) const {
-  std::lock_guard lock(mutex_);
-  return applied_.count(key) > 0;
+  std::shared_lock lock(owned_mutex_);
+  return owned_.count(key) > 0;
 }
 
 }  // namespace agent::reconcile

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <set>
 #include <string>
 
@@ -37,7 +38,10 @@ class Reconciler {
   // whose nodes changed (the translator's fast path); the result is the same as a full apply.
   ApplyStats Apply(const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes = nullptr);
 
-  // Whether `key` holds an object translated from xDS (clients may not write those).
+  // Whether `key` holds an object translated from xDS (clients may not write those). Called by
+  // the etcd API's write guard with the store's write lock held: it takes only `owned_mutex_`,
+  // which is never held across a store call (lock order: store → owned_mutex_; Apply holds
+  // `mutex_` across its commit, so Owns must not touch it).
   bool Owns(const std::string& key) const;
 
   // Prometheus text: what the last update produced and what it had to leave out.
@@ -55,6 +59,8 @@ class Reconciler {
   std::mutex apply_mutex_;
   mutable std::mutex mutex_;
   std::map<std::string, std::string> applied_;  // key → value the agent owns in the store
+  mutable std::shared_mutex owned_mutex_;
+  std::set<std::string> owned_;  // the keys of applied_, plus those being committed
   std::set<std::string> reported_;             // skipped features already logged
   ApplyStats last_;                             // guarded by mutex_
   size_t applies_ = 0;

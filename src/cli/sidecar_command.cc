@@ -9,13 +9,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "apisix/key_layout.h"
 #include "cli/apisix_bundle.h"
+#include "cli/shutdown_control.h"
 #include "common/logging.h"
 #include "etcd/server.h"
 #include "health/health_server.h"
@@ -128,40 +128,15 @@ int RunSidecar(config::SidecarConfig config) {
               stats.revision);
   };
   boost::asio::io_context io;
-  int exit_code = 0;
   const bool bundle = config.run_mode == config::kRunModeBundle;
   health::Readiness readiness(bundle);
-  auto shutdown = [&](int code) {
-    exit_code = code;
-    io.stop();
-  };
-  // SIGTERM (or POST /quitquitquit) in bundle mode: not ready at once, APISIX serving on for
-  // --drain-duration while kubelet takes the endpoint out, then the stop path. Again: at once.
-  bool draining = false;
-  boost::asio::steady_timer drain_timer(io);
-  auto begin_stop = [&](const std::string& why) {
-    if (draining) {
-      log::Info("%s again: stopping without waiting for the drain", why);
-      return shutdown(0);
-    }
-    if (!bundle || config.drain_seconds == 0) {
-      log::Info("%s, shutting down", why);
-      return shutdown(0);
-    }
-    draining = true;
-    readiness.SetDraining();
-    log::Info("%s: draining for %d s (--drain-duration): not ready, APISIX still serving; %s again stops at once", why,
-              config.drain_seconds, why);
-    drain_timer.expires_after(std::chrono::seconds(config.drain_seconds));
-    drain_timer.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      log::Info("drain over, shutting down");
-      shutdown(0);
-    });
-  };
-  health::HealthServer health_server(readiness, [&] {
-    boost::asio::post(io, [&] { begin_stop("POST /quitquitquit"); });
+  // Bundle mode: APISIX starts once the first configuration is served, and its death ends the agent.
+  std::unique_ptr<apisix::ApisixRunner> apisix_runner;
+  ShutdownControl control(io, readiness, std::chrono::seconds(bundle ? config.drain_seconds : 0), [&] {
+    if (apisix_runner) apisix_runner->ReopenLogs();
   });
+  auto shutdown = [&](int code) { control.Exit(code); };
+  health::HealthServer health_server(readiness, [&] { control.RequestStop("POST /quitquitquit"); });
   if (config.health) {
     if (auto s = health_server.Start(*config.health); !s.ok()) {
       log::Error("%s", s.message());
@@ -173,8 +148,6 @@ int RunSidecar(config::SidecarConfig config) {
     log::Info("health checks on http://%s/healthz/live and /healthz/ready", health_bound.ToString());
   }
 
-  // Bundle mode: APISIX starts once the first configuration is served, and its death ends the agent.
-  std::unique_ptr<apisix::ApisixRunner> apisix_runner;
   // Runs once, on the io thread: the first configuration is served (or the wait timed out).
   auto config_served = [&] {
     if (readiness.config_served()) return;
@@ -226,21 +199,7 @@ int RunSidecar(config::SidecarConfig config) {
     config_served();
   });
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGUSR1);
-  std::function<void()> await_signal = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-      if (ec) return;
-      if (signal == SIGUSR1) {  // log rotation: the agent's file and nginx's, as on nginx's own USR1
-        if (auto s = log::Reopen(); !s.ok()) log::Error("%s", s.message());
-        log::Info("received SIGUSR1: log files reopened%s", apisix_runner ? ", APISIX's too" : "");
-        if (apisix_runner) apisix_runner->ReopenLogs();
-      } else {
-        begin_stop(signal == SIGTERM ? "SIGTERM" : "SIGINT");
-      }
-      await_signal();
-    });
-  };
-  await_signal();
+  control.Start();
   io.run();
   // APISIX goes first, while the agent still serves it its configuration.
   if (apisix_runner) apisix_runner->Stop();
@@ -254,7 +213,7 @@ int RunSidecar(config::SidecarConfig config) {
     }
   }
   log::Info("stopped at revision %d", store.current_revision());
-  return exit_code;
+  return control.exit_code();
 }
 
 }  // namespace agent::cli

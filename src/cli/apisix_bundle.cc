@@ -11,6 +11,7 @@
 #include "apisix/bundle_config.h"
 #include "apisix/config_merge.h"
 #include "common/logging.h"
+#include "iptables/host.h"
 
 namespace agent::cli {
 
@@ -21,15 +22,13 @@ std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// nginx's `user` value for --apisix-user: "name group" (nginx would otherwise look for a group of
-// the user's name, which Debian's nobody has not), or the numeric ids as given.
+// nginx's `user` value for --apisix-user (a name or uid, as `iptables --apisix-user` reads it):
+// "name group" — nginx would otherwise look for a group of the user's name, which Debian's nobody
+// has not. nginx takes names only, so the user needs a passwd entry.
 absl::StatusOr<std::string> WorkerUser(const std::string& user) {
-  const passwd* entry = ::getpwnam(user.c_str());
-  if (entry == nullptr) {
-    char* end = nullptr;
-    const unsigned long uid = std::strtoul(user.c_str(), &end, 10);
-    if (end != user.c_str() && *end == '\0') entry = ::getpwuid(static_cast<uid_t>(uid));
-  }
+  auto ids = iptables::LookupUser(user);
+  if (!ids.ok()) return ids.status();
+  const passwd* entry = ::getpwuid(ids->uid);
   if (entry == nullptr) return absl::NotFoundError(absl::StrCat("--apisix-user: no such user \"", user, "\""));
   const group* primary = ::getgrgid(entry->pw_gid);
   return primary != nullptr ? absl::StrCat(entry->pw_name, " ", primary->gr_name) : std::string(entry->pw_name);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/tcp_listen.h"
+#include "config/flag_checks.h"
 #include "config/original_dst_module.h"
 #include "iptables/host.h"
 #include "iptables/rules.h"
@@ -28,14 +29,6 @@ struct Check {
   std::string detail;
   bool warning = false;  // not ok, but bundle mode runs (degraded): reported, not counted as a failure
 };
-
-bool OnPath(const std::string& binary) {
-  const char* path = std::getenv("PATH");
-  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin", ':')) {
-    if (::access(absl::StrCat(dir, "/", binary).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
 
 Check PortFree(const std::string& what, const std::string& ip, int port) {
   boost::asio::io_context io;
@@ -124,7 +117,7 @@ int RunPrecheck(const config::SidecarConfig& c) {
                     conf_writable ? conf + " is writable (bundle mode renders config.yaml there)"
                                   : absl::StrCat(conf, ": ", std::strerror(errno))});
   for (const char* binary : {"iptables", "iptables-save", "iptables-restore"}) {
-    const bool found = OnPath(binary);
+    const bool found = !config::FindOnPath(binary).empty();
     checks.push_back({binary, found, found ? "found on PATH" : "not found on PATH (Debian: apt-get install iptables)"});
   }
   const bool privileged = iptables::HasNetAdmin();

@@ -1,6 +1,11 @@
 #include "config/flag_checks.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace agent::config {
 
@@ -17,6 +22,17 @@ absl::Status CheckOneOf(absl::string_view flag, const std::string& value,
 absl::Status CheckPort(absl::string_view flag, int port) {
   if (port >= 1 && port <= 65535) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(flag, ": ", port, " is not a port"));
+}
+
+std::string FindOnPath(absl::string_view binary) {
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir :
+       absl::StrSplit(path != nullptr ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = absl::StrCat(dir, "/", binary);
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
 }
 
 }  // namespace agent::config

@@ -16,4 +16,7 @@ absl::Status CheckOneOf(absl::string_view flag, const std::string& value,
 // A TCP port (1-65535): else "FLAG: N is not a port".
 absl::Status CheckPort(absl::string_view flag, int port);
 
+// The first executable `binary` in $PATH's directories (a standard PATH when unset); "" if none.
+std::string FindOnPath(absl::string_view binary);
+
 }  // namespace agent::config

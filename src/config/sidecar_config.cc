@@ -117,15 +117,9 @@ absl::StatusOr<std::string> FindOpenresty(const std::string& flag_value) {
     }
     return flag_value;
   }
-  std::vector<std::string> candidates;
-  const char* path = std::getenv("PATH");
-  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin", ':')) {
-    if (!dir.empty()) candidates.push_back(absl::StrCat(dir, "/openresty"));
-  }
-  candidates.push_back("/usr/local/openresty/bin/openresty");
-  candidates.push_back("/usr/local/openresty-debug/bin/openresty");
-  for (const auto& candidate : candidates) {
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  if (std::string on_path = FindOnPath("openresty"); !on_path.empty()) return on_path;
+  for (const char* candidate : {"/usr/local/openresty/bin/openresty", "/usr/local/openresty-debug/bin/openresty"}) {
+    if (::access(candidate, X_OK) == 0) return std::string(candidate);
   }
   return absl::InvalidArgumentError(
       "--apisix-openresty-path auto: no openresty on PATH, in /usr/local/openresty/bin or "

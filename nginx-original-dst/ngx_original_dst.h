@@ -33,7 +33,7 @@ enum {
  * redirected, NGX_DECLINED when it was not (or is not TCP over IP), NGX_ERROR when the local
  * address cannot be read.
  */
-static ngx_int_t
+static ngx_inline ngx_int_t
 ngx_original_dst_lookup(ngx_connection_t *c, struct sockaddr *sa, socklen_t *len)
 {
     int        level, name;
@@ -83,27 +83,58 @@ ngx_original_dst_lookup(ngx_connection_t *c, struct sockaddr *sa, socklen_t *len
 }
 
 /*
- * Writes the text of `what` for connection `c` into `buf` (at least NGX_SOCKADDR_STRLEN bytes);
- * returns its length, 0 when the connection was not redirected.
+ * The original destination of `c`: on a `listen ... proxy_protocol` socket the destination its
+ * PROXY header names (a front on loopback that restored it), otherwise the kernel's. NGX_OK when
+ * there is one.
  */
-static size_t
+static ngx_inline ngx_int_t
+ngx_original_dst_of(ngx_connection_t *c, ngx_sockaddr_t *sa, socklen_t *len)
+{
+    ngx_addr_t  addr;
+
+    if (c->proxy_protocol != NULL) {
+        if (c->proxy_protocol->dst_addr.len == 0
+            || ngx_parse_addr(c->pool, &addr, c->proxy_protocol->dst_addr.data,
+                              c->proxy_protocol->dst_addr.len) != NGX_OK
+            || addr.socklen > (socklen_t) sizeof(ngx_sockaddr_t)) {
+            return NGX_DECLINED;
+        }
+        ngx_memcpy(sa, addr.sockaddr, addr.socklen);
+        *len = addr.socklen;
+        ngx_inet_set_port(&sa->sockaddr, c->proxy_protocol->dst_port);
+        return NGX_OK;
+    }
+    return ngx_original_dst_lookup(c, &sa->sockaddr, len);
+}
+
+/* Writes the text of `what` for `sa` into `buf` (at least NGX_SOCKADDR_STRLEN bytes); returns its length. */
+static ngx_inline size_t
+ngx_original_dst_text(struct sockaddr *sa, socklen_t len, ngx_uint_t what, u_char *buf)
+{
+    switch (what) {
+    case NGX_ORIGINAL_DST_ADDR:
+        return ngx_sock_ntop(sa, len, buf, NGX_SOCKADDR_STRLEN, 0);
+    case NGX_ORIGINAL_DST_PORT:
+        return ngx_sprintf(buf, "%ui", ngx_inet_get_port(sa)) - buf;
+    default:
+        return ngx_sock_ntop(sa, len, buf, NGX_SOCKADDR_STRLEN, 1);
+    }
+}
+
+/*
+ * Writes the text of `what` for connection `c` into `buf` (at least NGX_SOCKADDR_STRLEN bytes);
+ * returns its length, 0 when the connection has no original destination.
+ */
+static ngx_inline size_t
 ngx_original_dst_format(ngx_connection_t *c, ngx_uint_t what, u_char *buf)
 {
     ngx_sockaddr_t  sa;
     socklen_t       len;
 
-    if (ngx_original_dst_lookup(c, &sa.sockaddr, &len) != NGX_OK) {
+    if (ngx_original_dst_of(c, &sa, &len) != NGX_OK) {
         return 0;
     }
-
-    switch (what) {
-    case NGX_ORIGINAL_DST_ADDR:
-        return ngx_sock_ntop(&sa.sockaddr, len, buf, NGX_SOCKADDR_STRLEN, 0);
-    case NGX_ORIGINAL_DST_PORT:
-        return ngx_sprintf(buf, "%ui", ngx_inet_get_port(&sa.sockaddr)) - buf;
-    default:
-        return ngx_sock_ntop(&sa.sockaddr, len, buf, NGX_SOCKADDR_STRLEN, 1);
-    }
+    return ngx_original_dst_text(&sa.sockaddr, len, what, buf);
 }
 
 #endif /* NGX_ORIGINAL_DST_H_INCLUDED_ */

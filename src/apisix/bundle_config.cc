@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "apisix/resources.h"
+#include "common/atomic_file.h"
 #include "common/stable_hash.h"
 
 namespace agent::apisix {
@@ -24,8 +25,23 @@ std::string Quote(const std::string& text) { return nlohmann::json(text).dump();
 std::string RenderBundleConfig(const BundleConfig& c) {
   std::string out = absl::StrCat(kRenderedMarker, " for bundle mode (APISIX ", c.line == VersionLine::k2x ? "2.x" : "3.x",
                                  "); rewritten at every start: put your settings in --apisix-config-base.\n");
-  // Both capture ports are APISIX listeners: the routes' listener binding tells them apart.
-  absl::StrAppend(&out, "apisix:\n  node_listen:\n    - ", c.node_listen, "\n    - ", c.inbound_port, "\n");
+  const auto& front = c.mesh_front;
+  if (!front) {
+    // Both capture ports are APISIX listeners: the routes' listener binding tells them apart.
+    absl::StrAppend(&out, "apisix:\n  node_listen:\n    - ", c.node_listen, "\n    - ", c.inbound_port, "\n");
+  } else {
+    // The capture ports are the front's (stream); APISIX's HTTP server listens on loopback only.
+    absl::StrAppend(&out, "apisix:\n  node_listen:\n");
+    if (c.line == VersionLine::k2x) {
+      absl::StrAppend(&out, "    - ", front->http_direct_port, "\n");
+    } else {
+      absl::StrAppend(&out, "    - ip: 127.0.0.1\n      port: ", front->http_direct_port, "\n");
+    }
+    absl::StrAppend(&out, c.line == VersionLine::k2x ? "  stream_proxy:\n    only: false\n"
+                                                      : "  proxy_mode: http&stream\n  stream_proxy:\n",
+                    "    tcp:\n      - \"127.0.0.1:", front->stream_port, "\"\n",
+                    "  proxy_protocol:\n    enable_tcp_pp: true\n");
+  }
   // The configuration comes from xDS through the agent; nothing else may change it.
   absl::StrAppend(&out, "  enable_admin: false\n  ssl:\n    enable: false\n");
   // The agent runs nginx in the foreground (-g 'daemon off;') and reads its error log on stderr.
@@ -35,18 +51,57 @@ std::string RenderBundleConfig(const BundleConfig& c) {
   if (!c.worker_user.empty()) absl::StrAppend(&out, "  user: ", Quote(c.worker_user), "\n");
   if (!c.original_dst_module.empty()) {
     absl::StrAppend(&out, "  main_configuration_snippet: |\n    load_module ", c.original_dst_module, ";\n");
+    if (front) absl::StrAppend(&out, "    load_module ", front->stream_module, ";\n");
   }
   if (c.access_log == "off") {
     absl::StrAppend(&out, "  http:\n    enable_access_log: false\n");
   } else {
     absl::StrAppend(&out, "  http:\n    access_log: ", Quote(c.access_log), "\n");
   }
+  if (front) {
+    // Every captured connection: its original destination restored (the kernel's, or the PROXY
+    // header's behind the front), then the table decides. Sessions half-close as TCP does.
+    const std::string upstreams = absl::StrCat("tcp 127.0.0.1:", front->stream_port, "; passthrough 127.0.0.1:",
+                                               front->passthrough_port, ";");
+    absl::StrAppend(&out,
+                    "  stream_configuration_snippet: |\n"
+                    "    original_dst_restore on;\n"
+                    "    mesh_front_table ", front->table, ";\n"
+                    "    mesh_front_detect_timeout ", front->detect_timeout_ms, "ms;\n"
+                    "    proxy_half_close on;\n"
+                    "    map $mesh_front_action $mesh_front_outbound_next {\n"
+                    "      http 127.0.0.1:", front->http_outbound_port, "; ", upstreams, "\n"
+                    "    }\n"
+                    "    map $mesh_front_action $mesh_front_inbound_next {\n"
+                    "      http 127.0.0.1:", front->http_inbound_port, "; ", upstreams, "\n"
+                    "    }\n");
+    for (const auto& [port, direction] : {std::pair{c.node_listen, "outbound"}, {c.inbound_port, "inbound"}}) {
+      absl::StrAppend(&out,
+                      "    server {\n"
+                      "      listen ", port, ";\n"
+                      "      listen [::]:", port, ";\n"
+                      "      mesh_front ", direction, ";\n"
+                      "      proxy_protocol on;\n"
+                      "      proxy_pass $mesh_front_", direction, "_next;\n"
+                      "    }\n");
+    }
+    absl::StrAppend(&out,
+                    "    server {\n"
+                    "      listen 127.0.0.1:", front->passthrough_port, " proxy_protocol;\n"
+                    "      proxy_pass $original_dst;\n"
+                    "    }\n");
+  }
   if (!c.original_dst_var.empty()) {
     // Pass-through to where the client connection was going (ORIGINAL_DST clusters): the address
-    // comes from the kernel (SO_ORIGINAL_DST), never from the request; a connection that was not
-    // redirected has none and gets 502, as Envoy answers when it has no upstream.
+    // comes from the kernel (SO_ORIGINAL_DST) or the front's PROXY header, never from the request;
+    // a connection that was not redirected has none and gets 502, as Envoy answers when it has no
+    // upstream.
+    absl::StrAppend(&out, "  http_server_configuration_snippet: |\n");
+    if (front) {
+      absl::StrAppend(&out, "    listen 127.0.0.1:", front->http_outbound_port, " proxy_protocol;\n",
+                      "    listen 127.0.0.1:", front->http_inbound_port, " proxy_protocol;\n");
+    }
     absl::StrAppend(&out,
-                    "  http_server_configuration_snippet: |\n"
                     "    location ", c.passthrough_location, " {\n"
                     "      if ($", c.original_dst_var, " = \"\") {\n"
                     "        return 502;\n"
@@ -135,16 +190,7 @@ absl::StatusOr<std::optional<std::string>> InstallBundleConfig(const std::string
                                                         "; refusing to overwrite it"));
     }
   }
-  const std::string temporary = path + ".agent-tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << content;
-    out.close();
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", temporary, ": ", std::strerror(errno)));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot rename ", temporary, " to ", path, ": ", std::strerror(errno)));
-  }
+  if (auto s = WriteFileAtomically(path, content); !s.ok()) return s;
   RecordOwned(path);
   return backup;
 }

@@ -33,6 +33,21 @@ struct BundleConfig {
   std::string worker_user;
   // Where nginx writes the access log: /dev/stdout (the agent forwards it), a file, or "off".
   std::string access_log = "/dev/stdout";
+  // The mesh front (docs/interception.md): the capture ports become nginx stream servers that
+  // decide per connection, from `front_table`, between APISIX's HTTP routes (on the loopback
+  // `front_http_*` ports, behind a PROXY header), APISIX's stream routes (`front_stream_port`), the
+  // original destination (`front_passthrough_port`) and closing it. Needs `original_dst_module`.
+  struct MeshFront {
+    std::string stream_module;  // ngx_stream_original_dst_module.so
+    std::string table;          // the file the agent writes
+    int detect_timeout_ms = 1000;
+    int http_outbound_port = 15080;
+    int http_inbound_port = 15081;
+    int http_direct_port = 15082;  // APISIX's node_listen (loopback; no route is bound to it)
+    int stream_port = 15090;
+    int passthrough_port = 15091;
+  };
+  std::optional<MeshFront> mesh_front;
 };
 
 // The first line of every file the agent renders: how it tells its own file from the user's.

@@ -8,6 +8,10 @@ std::string KeyLayout::RouteKey(absl::string_view id) const { return absl::StrCa
 
 std::string KeyLayout::UpstreamKey(absl::string_view id) const { return absl::StrCat(prefix_, "/upstreams/", id); }
 
+std::string KeyLayout::StreamRouteKey(absl::string_view id) const {
+  return absl::StrCat(prefix_, "/stream_routes/", id);
+}
+
 std::vector<std::string> KeyLayout::DirectoryPlaceholderKeys() const {
   // HTTP_ETCD_DIRECTORY ∪ STREAM_ETCD_DIRECTORY of apisix/constants.lua.
   static constexpr absl::string_view k3x[] = {

@@ -22,6 +22,7 @@ class KeyLayout {
   VersionLine line() const { return line_; }
   std::string RouteKey(absl::string_view id) const;
   std::string UpstreamKey(absl::string_view id) const;
+  std::string StreamRouteKey(absl::string_view id) const;
 
   // The `<prefix>/<dir>/` = "init_dir" placeholders APISIX 2.x–3.7 need as the first key of every
   // directory range (apisix-etcd-protocol.md §3.3).

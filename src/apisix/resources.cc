@@ -67,11 +67,21 @@ std::string EncodeJson(const Upstream& upstream) {
     j["upstream_host"] = upstream.upstream_host;
   }
   if (!upstream.checks.is_null()) j["checks"] = upstream.checks;
-  if (upstream.connect_timeout_seconds) {
-    j["timeout"] = {{"connect", *upstream.connect_timeout_seconds},
-                    {"send", kDefaultProxyTimeoutSeconds},
-                    {"read", kDefaultProxyTimeoutSeconds}};
+  if (upstream.connect_timeout_seconds || upstream.idle_timeout_seconds) {
+    const double idle = upstream.idle_timeout_seconds.value_or(kDefaultProxyTimeoutSeconds);
+    j["timeout"] = {{"connect", upstream.connect_timeout_seconds.value_or(kDefaultProxyTimeoutSeconds)},
+                    {"send", idle},
+                    {"read", idle}};
   }
+  return j.dump();
+}
+
+std::string EncodeJson(const StreamRoute& route) {
+  nlohmann::json j;
+  j["id"] = route.id;
+  j["server_addr"] = route.server_addr;
+  j["server_port"] = route.server_port;
+  j["upstream_id"] = route.upstream_id;
   return j.dump();
 }
 

@@ -69,9 +69,22 @@ struct Upstream {
   std::string scheme;         // "https" for TLS clusters; empty = APISIX's default (http)
   std::string upstream_host;  // with pass_host "rewrite": also the TLS SNI in APISIX
   nlohmann::json checks;      // health checks (null = none)
+  // TCP (stream routes): how long a connection may stay idle (Envoy's tcp_proxy idle_timeout),
+  // APISIX's timeout.send/read, which nginx's stream proxy applies as proxy_timeout.
+  std::optional<double> idle_timeout_seconds;
+};
+
+// A stream route (APISIX's stream subsystem): connections whose local address — the listener the
+// mesh front restored, docs/interception.md — is server_addr:server_port go to the upstream.
+struct StreamRoute {
+  std::string id;
+  std::string server_addr;  // "10.96.0.7", "fd00::7"; "127.0.0.1"/"::1" for a wildcard listener
+  uint32_t server_port = 0;
+  std::string upstream_id;
 };
 
 std::string EncodeJson(const Route& route);
 std::string EncodeJson(const Upstream& upstream);
+std::string EncodeJson(const StreamRoute& route);
 
 }  // namespace agent::apisix

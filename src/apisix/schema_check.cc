@@ -3,6 +3,8 @@
 #include <regex>
 #include <set>
 
+#include <arpa/inet.h>
+
 namespace agent::apisix {
 
 using nlohmann::json;
@@ -163,6 +165,38 @@ std::vector<std::string> CheckUpstreamSchema(const json& upstream) {
     }
   }
   if (upstream.contains("checks") && !upstream["checks"].contains("active")) c.Fail("checks: active required");
+  return c.errors();
+}
+
+}  // namespace agent::apisix
+
+namespace agent::apisix {
+
+std::vector<std::string> CheckStreamRouteSchema(const json& route) {
+  // schema_def.lua _M.stream_route (3.x); APISIX's stream router compares server_addr with
+  // $server_addr as a string, so it must be nginx's text of an address (inet_ntop's form).
+  Checker c(route);
+  c.AllowedKeys({"id", "desc", "labels", "remote_addr", "server_addr", "server_port", "sni", "upstream",
+                 "upstream_id", "service_id", "plugins", "protocol", "create_time", "update_time"});
+  c.Id();
+  if (route.contains("server_port") &&
+      (!route["server_port"].is_number_integer() || route["server_port"].get<int64_t>() < 1 ||
+       route["server_port"].get<int64_t>() > 65535)) {
+    c.Fail("server_port: integer 1-65535");
+  }
+  if (route.contains("server_addr")) {
+    unsigned char bytes[16];
+    char text[INET6_ADDRSTRLEN];
+    const std::string addr = route["server_addr"].is_string() ? route["server_addr"].get<std::string>() : "";
+    const int family = addr.find(':') == std::string::npos ? AF_INET : AF_INET6;
+    if (inet_pton(family, addr.c_str(), bytes) != 1 || inet_ntop(family, bytes, text, sizeof text) == nullptr ||
+        addr != text) {
+      c.Fail("server_addr: an IPv4 or IPv6 address in nginx's form");
+    }
+  }
+  if (!route.contains("upstream_id") && !route.contains("upstream") && !route.contains("service_id")) {
+    c.Fail("upstream_id, upstream or service_id required");
+  }
   return c.errors();
 }
 

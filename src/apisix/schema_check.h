@@ -13,5 +13,6 @@ namespace agent::apisix {
 // Each returns the violations found; empty = valid.
 std::vector<std::string> CheckRouteSchema(const nlohmann::json& route);
 std::vector<std::string> CheckUpstreamSchema(const nlohmann::json& upstream);
+std::vector<std::string> CheckStreamRouteSchema(const nlohmann::json& route);
 
 }  // namespace agent::apisix

@@ -11,6 +11,7 @@
 #include "apisix/bundle_config.h"
 #include "apisix/config_merge.h"
 #include "common/logging.h"
+#include "config/mesh_front.h"
 #include "iptables/host.h"
 
 namespace agent::cli {
@@ -70,6 +71,20 @@ absl::StatusOr<std::unique_ptr<apisix::ApisixRunner>> PrepareApisix(
   bundle.original_dst_var = config.effective_original_dst_var;
   bundle.original_dst_module = config.original_dst_module_path;
   bundle.access_log = config.apisix_access_log == "stdout" ? "/dev/stdout" : config.apisix_access_log;
+  if (config.mesh_front_enabled) {
+    apisix::BundleConfig::MeshFront front;
+    front.stream_module = config.stream_module_path;
+    front.table = config.mesh_front_table_path;
+    front.detect_timeout_ms = config.protocol_detection_timeout_ms;
+    front.http_outbound_port = config::kFrontHttpOutboundPort;
+    front.http_inbound_port = config::kFrontHttpInboundPort;
+    front.stream_port = config::kFrontStreamPort;
+    front.passthrough_port = config::kFrontPassthroughPort;
+    bundle.mesh_front = front;
+    log::Info("bundle mode: mesh front on: the capture ports %d and %d decide per connection between APISIX's HTTP "
+              "routes, its stream routes (TCP), the original destination and closing (table %s)",
+              config.apisix_port, config.apisix_inbound_port, front.table);
+  }
   if (::geteuid() == 0) {
     // Only a root master can switch its workers' user; otherwise they run as the agent's.
     auto user = WorkerUser(config.apisix_user);

@@ -1,6 +1,8 @@
 #include "cli/sidecar_command.h"
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <fstream>
 #include <iterator>
@@ -16,7 +18,9 @@
 #include "apisix/key_layout.h"
 #include "cli/apisix_bundle.h"
 #include "cli/shutdown_control.h"
+#include "common/atomic_file.h"
 #include "common/logging.h"
+#include "config/mesh_front.h"
 #include "etcd/server.h"
 #include "health/health_server.h"
 #include "health/readiness.h"
@@ -95,7 +99,26 @@ int RunSidecar(config::SidecarConfig config) {
   // are intercepted (an original-destination variable).
   translate_options.bind_direction =
       config.run_mode == config::kRunModeBundle || !config.effective_original_dst_var.empty();
-  reconcile::Reconciler reconciler(store, apisix::KeyLayout(config.etcd_key_prefix, line), translate_options);
+  std::function<void(const std::string&)> front_table_sink;
+  if (config.mesh_front_enabled) {
+    translate_options.mesh_front = true;
+    translate_options.http_outbound_port = config::kFrontHttpOutboundPort;
+    translate_options.http_inbound_port = config::kFrontHttpInboundPort;
+    translate_options.internal_ports = {config::kFrontHttpOutboundPort, config::kFrontHttpInboundPort,
+                                        config::kFrontStreamPort, config::kFrontPassthroughPort};
+    front_table_sink = [path = config.mesh_front_table_path](const std::string& table) {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+      if (auto s = WriteFileAtomically(path, table); !s.ok()) {
+        log::Error("mesh front: %s (nginx keeps the previous table)", s.message());
+        return;
+      }
+      log::Info("mesh front: wrote %s (%d destinations)", path,
+                std::count(table.begin(), table.end(), '\n') - 1);
+    };
+  }
+  reconcile::Reconciler reconciler(store, apisix::KeyLayout(config.etcd_key_prefix, line), translate_options,
+                                   std::move(front_table_sink));
   reconciler.Initialize();
 
   etcd::EtcdApiOptions api_options;
@@ -123,9 +146,10 @@ int RunSidecar(config::SidecarConfig config) {
 
   auto apply = [&](const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes) {
     reconcile::ApplyStats stats = reconciler.Apply(snapshot, changes);
-    log::Info("applied xDS (%d resources): %d routes, %d upstreams, %d puts, %d deletes, %d skipped; revision %d",
-              snapshot.size(), stats.routes, stats.upstreams, stats.puts, stats.deletes, stats.skipped,
-              stats.revision);
+    log::Info("applied xDS (%d resources): %d routes, %d stream routes, %d upstreams, %d puts, %d deletes, %d "
+              "skipped; revision %d",
+              snapshot.size(), stats.routes, stats.stream_routes, stats.upstreams, stats.puts, stats.deletes,
+              stats.skipped, stats.revision);
   };
   boost::asio::io_context io;
   const bool bundle = config.run_mode == config::kRunModeBundle;

@@ -1,5 +1,7 @@
 #include "absl/strings/string_view.h"
 #include "config/sidecar_config.h"
+
+#include "config/mesh_front.h"
 #include "config/flag_checks.h"
 #include "config/original_dst_module.h"
 
@@ -9,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -81,6 +84,19 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
                  "on SIGTERM or POST /quitquitquit: seconds not ready but still serving before APISIX quits (a "
                  "second SIGTERM skips the wait); 0 = none")
       ->capture_default_str();
+  app.add_option("--mesh-front", c.mesh_front,
+                 "auto | on | off: every captured connection enters nginx's stream subsystem, which sends HTTP to "
+                 "APISIX's routes and TCP to stream routes, the original destination or nowhere, as the xDS "
+                 "listeners say (docs/interception.md); auto: on in bundle mode when "
+                 "ngx_stream_original_dst_module.so is beside the http module, off in standalone mode")
+      ->capture_default_str();
+  app.add_option("--mesh-front-table", c.mesh_front_table,
+                 "standalone mode with --mesh-front on: the file the agent writes the front's table to (APISIX's "
+                 "mesh_front_table); bundle mode writes <apisix home>/conf/mesh-front.table");
+  app.add_option("--protocol-detection-timeout-ms", c.protocol_detection_timeout_ms,
+                 "mesh front: how long a destination served by both HTTP and TCP waits for the client's first bytes "
+                 "before treating the connection as TCP (server-first protocols send nothing)")
+      ->capture_default_str();
   app.add_option("--xds-ca-file", c.xds_ca_file, "grpcs://: CA bundle to verify the control plane (default: system roots)");
   app.add_option("--xds-client-cert", c.xds_client_cert, "grpcs://: client certificate (PEM) for mutual TLS");
   app.add_option("--xds-client-key", c.xds_client_key, "grpcs://: client key (PEM) for mutual TLS");
@@ -109,6 +125,46 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
                  "keeps the last etcd revision across restarts so it never goes backwards (default: clock only)");
 }
 
+
+absl::Status ResolveMeshFront(SidecarConfig& c) {
+  if (auto s = CheckOneOf("--mesh-front", c.mesh_front, {"auto", "on", "off"}); !s.ok()) return s;
+  if (c.protocol_detection_timeout_ms < 1 || c.protocol_detection_timeout_ms > 60000) {
+    return absl::InvalidArgumentError("--protocol-detection-timeout-ms: must be between 1 and 60000");
+  }
+  c.mesh_front_enabled = false;
+  if (c.mesh_front == "off") return absl::OkStatus();
+  if (c.run_mode == kRunModeBundle) {
+    const std::string stream = c.original_dst_module_path.empty()
+                                   ? std::string()
+                                   : std::filesystem::path(c.original_dst_module_path).replace_filename(kStreamModuleFile).string();
+    const bool found = !stream.empty() && ::access(stream.c_str(), R_OK) == 0;
+    if (!found) {
+      if (c.mesh_front == "on") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--mesh-front on: needs nginx-original-dst's ", kStreamModuleFile, " beside ",
+            c.original_dst_module_path.empty() ? std::string("the http module (--original-dst-module found none)")
+                                               : c.original_dst_module_path));
+      }
+      return absl::OkStatus();
+    }
+    c.mesh_front_enabled = true;
+    c.stream_module_path = stream;
+    c.mesh_front_table_path = absl::StrCat(c.apisix_home_path, "/", kMeshFrontTableFile);
+    return absl::OkStatus();
+  }
+  if (c.mesh_front == "auto") return absl::OkStatus();
+  if (c.mesh_front_table.empty()) {
+    return absl::InvalidArgumentError("--mesh-front on (standalone): --mesh-front-table names the file the agent "
+                                      "writes the front's table to");
+  }
+  if (c.effective_original_dst_var.empty()) {
+    return absl::InvalidArgumentError("--mesh-front on (standalone): needs --original-dst-var (the front restores "
+                                      "original destinations; routes are bound to them)");
+  }
+  c.mesh_front_enabled = true;
+  c.mesh_front_table_path = c.mesh_front_table;
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::string> FindOpenresty(const std::string& flag_value) {
   if (flag_value != "auto") {
@@ -190,6 +246,7 @@ absl::Status Validate(SidecarConfig& c) {
   if (c.run_mode != kRunModeBundle) *original = OriginalDestinations{"", c.original_dst_var};
   c.original_dst_module_path = original->module_path;
   c.effective_original_dst_var = original->var;
+  if (auto s = ResolveMeshFront(c); !s.ok()) return s;
   if (auto s = CheckPort("--apisix-port", c.apisix_port); !s.ok()) return s;
   if (auto s = CheckPort("--apisix-inbound-capture-port", c.apisix_inbound_port); !s.ok()) return s;
   if (c.apisix_stop_timeout_seconds < 1 || c.apisix_stop_timeout_seconds > 600) {

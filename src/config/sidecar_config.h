@@ -61,6 +61,10 @@ struct SidecarConfig {
   std::string apisix_openresty_path = "auto";    // nginx's binary; auto: as APISIX's CLI finds it
   std::string apisix_access_log = "stdout";      // stdout (forwarded by the agent) | off | a file path
   int drain_seconds = 5;                  // SIGTERM: not ready, still serving, for this long
+  // The mesh front (TCP through the mesh, HTTP told from TCP on the capture ports): auto | on | off.
+  std::string mesh_front = "auto";
+  std::string mesh_front_table;           // standalone: where the agent writes the front's table
+  int protocol_detection_timeout_ms = 1000;  // how long the front waits for a client's first bytes
 
   // Filled by Validate().
   ListenAddress listen;
@@ -72,6 +76,10 @@ struct SidecarConfig {
   std::string original_dst_module_path;
   std::string effective_original_dst_var;
   std::string openresty_bin;  // bundle mode: --apisix-openresty-path resolved
+  // The mesh front: on or off, the stream module bundle mode loads, the table file the agent writes.
+  bool mesh_front_enabled = false;
+  std::string stream_module_path;
+  std::string mesh_front_table_path;
 };
 
 // --apisix-openresty-path: a path, or auto — `openresty` on PATH, then OpenResty's install paths
@@ -79,6 +87,10 @@ struct SidecarConfig {
 absl::StatusOr<std::string> FindOpenresty(const std::string& flag_value);
 
 void RegisterSidecarFlags(CLI::App& app, SidecarConfig& config);
+
+// --mesh-front: fills mesh_front_enabled, stream_module_path and mesh_front_table_path (needs the
+// original destinations resolved first).
+absl::Status ResolveMeshFront(SidecarConfig& config);
 
 // Checks every flag; the message names the flag and what it accepts. Fills config.listen.
 absl::Status Validate(SidecarConfig& config);

@@ -9,8 +9,10 @@
 
 namespace agent::reconcile {
 
-Reconciler::Reconciler(store::KvStore& store, apisix::KeyLayout layout, translate::TranslateOptions options)
-    : store_(store), layout_(std::move(layout)), translator_(std::move(options)) {}
+Reconciler::Reconciler(store::KvStore& store, apisix::KeyLayout layout, translate::TranslateOptions options,
+                       std::function<void(const std::string&)> front_table)
+    : store_(store), layout_(std::move(layout)), translator_(std::move(options)),
+      front_table_sink_(std::move(front_table)) {}
 
 void Reconciler::Initialize() {
   std::vector<store::Mutation> mutations;
@@ -92,19 +94,33 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot, const xds::S
   std::map<std::string, std::string> desired;
   for (const apisix::Upstream& u : translation.upstreams) desired.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
   for (const apisix::Route& r : translation.routes) desired.emplace(layout_.RouteKey(r.id), EncodeJson(r));
+  for (const apisix::StreamRoute& r : translation.stream_routes) {
+    desired.emplace(layout_.StreamRouteKey(r.id), EncodeJson(r));
+  }
 
   ApplyStats stats;
   stats.routes = translation.routes.size();
   stats.upstreams = translation.upstreams.size();
+  stats.stream_routes = translation.stream_routes.size();
   stats.skipped = translation.skipped.size();
 
-  std::lock_guard lock(mutex_);
-  std::set<std::string> deletes;
-  for (const auto& [key, value] : applied_) {
-    if (desired.count(key) == 0) deletes.insert(key);
+  // The front's table and the stream routes it sends connections to: the table names only
+  // destinations whose routes exist once this commit is served (new ones are written first;
+  // removed ones are no longer in the table, and a connection the front still sends there is
+  // closed by APISIX, as Envoy closes one for a listener being removed).
+  {
+    std::lock_guard lock(mutex_);
+    std::set<std::string> deletes;
+    for (const auto& [key, value] : applied_) {
+      if (desired.count(key) == 0) deletes.insert(key);
+    }
+    Commit(std::move(desired), deletes, stats);
+    reported_ = std::move(reported);
   }
-  Commit(std::move(desired), deletes, stats);
-  reported_ = std::move(reported);
+  if (front_table_sink_ && translation.front_table != front_table_) {
+    front_table_ = std::move(translation.front_table);
+    front_table_sink_(front_table_);
+  }
   return stats;
 }
 
@@ -130,6 +146,7 @@ std::string Reconciler::Metrics() const {
       "# TYPE apisix_mesh_agent_translated_objects gauge\n",
       "apisix_mesh_agent_translated_objects{kind=\"route\"} ", last_.routes, "\n",
       "apisix_mesh_agent_translated_objects{kind=\"upstream\"} ", last_.upstreams, "\n",
+      "apisix_mesh_agent_translated_objects{kind=\"stream_route\"} ", last_.stream_routes, "\n",
       "# HELP apisix_mesh_agent_translation_skipped xDS features the current configuration uses that APISIX cannot "
       "express (each is logged once at warn level).\n",
       "# TYPE apisix_mesh_agent_translation_skipped gauge\n", "apisix_mesh_agent_translation_skipped ",

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -24,12 +25,16 @@ struct ApplyStats {
   size_t deletes = 0;
   size_t routes = 0;
   size_t upstreams = 0;
+  size_t stream_routes = 0;
   size_t skipped = 0;
 };
 
 class Reconciler {
  public:
-  Reconciler(store::KvStore& store, apisix::KeyLayout layout, translate::TranslateOptions options = {});
+  // `front_table`: called (outside every lock) with the mesh front's table whenever an update
+  // changes it (TranslateOptions::mesh_front); the caller writes it where nginx reads it.
+  Reconciler(store::KvStore& store, apisix::KeyLayout layout, translate::TranslateOptions options = {},
+             std::function<void(const std::string&)> front_table = nullptr);
 
   // Writes the directory placeholders APISIX needs before any configuration (one revision).
   void Initialize();
@@ -56,6 +61,8 @@ class Reconciler {
   store::KvStore& store_;
   const apisix::KeyLayout layout_;
   translate::Translator translator_;  // keeps per-resource results between updates
+  std::function<void(const std::string&)> front_table_sink_;
+  std::string front_table_;  // the last table handed to the sink (under apply_mutex_)
   std::mutex apply_mutex_;
   mutable std::mutex mutex_;
   std::map<std::string, std::string> applied_;  // key → value the agent owns in the store

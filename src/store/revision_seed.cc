@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/atomic_file.h"
 
 namespace agent::store {
 
@@ -34,16 +35,7 @@ absl::StatusOr<int64_t> InitialRevision(const std::string& state_file, int64_t n
 }
 
 absl::Status SaveRevision(const std::string& state_file, int64_t revision) {
-  const std::string tmp = state_file + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat(tmp, ": ", std::strerror(errno)));
-  const std::string text = absl::StrCat(revision, "\n");
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok || ::rename(tmp.c_str(), state_file.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat(state_file, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(state_file, absl::StrCat(revision, "\n"));
 }
 
 void RevisionReservation::BeforeRevision(int64_t revision) {

@@ -13,17 +13,6 @@ namespace agent::translate {
 
 namespace {
 
-// The address as nginx prints it (inet_ntop's canonical form): xDS may spell it otherwise ("::0").
-std::string CanonicalAddress(const std::string& address) {
-  unsigned char bytes[16];
-  char text[INET6_ADDRSTRLEN];
-  if (inet_pton(AF_INET, address.c_str(), bytes) == 1 && inet_ntop(AF_INET, bytes, text, sizeof text)) return text;
-  if (inet_pton(AF_INET6, address.c_str(), bytes) == 1 && inet_ntop(AF_INET6, bytes, text, sizeof text)) {
-    return absl::StrCat("[", text, "]");
-  }
-  return address;
-}
-
 // Envoy's order among overlapping destinations: the destination port first, then the longest
 // address prefix (one address > one address family > any).
 int Specificity(const ChainDestination& d) {
@@ -50,6 +39,16 @@ std::string Alternatives(const std::vector<std::string>& patterns) {
 }
 
 }  // namespace
+
+std::string CanonicalAddress(const std::string& address) {
+  unsigned char bytes[16];
+  char text[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, address.c_str(), bytes) == 1 && inet_ntop(AF_INET, bytes, text, sizeof text)) return text;
+  if (inet_pton(AF_INET6, address.c_str(), bytes) == 1 && inet_ntop(AF_INET6, bytes, text, sizeof text)) {
+    return absl::StrCat("[", text, "]");
+  }
+  return address;
+}
 
 std::string DestinationPattern(const ChainDestination& where) {
   std::string address;

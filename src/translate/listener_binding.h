@@ -30,6 +30,10 @@ std::vector<apisix::RouteVar> BindingVars(const std::vector<ChainDestination>& m
                                           const BindingPorts& ports, const std::string& resource,
                                           Diagnostics& skipped);
 
+// The address as nginx prints it (inet_ntop's canonical form; IPv6 in brackets): xDS may spell
+// it otherwise ("::0"). Unparseable text is returned as is.
+std::string CanonicalAddress(const std::string& address);
+
 // The regex (without anchors) matching the original destinations of `where`, in the text nginx
 // gives them ("10.0.0.5:80", "[fd00::5]:80").
 std::string DestinationPattern(const ChainDestination& where);

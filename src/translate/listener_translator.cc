@@ -116,15 +116,30 @@ ListenerRoutes ExtractListenerRoutes(const envoy::config::listener::v3::Listener
     for (const auto& filter : chain.filters()) {
       if (filter.has_typed_config() && filter.typed_config().Is<TcpProxy>()) {
         TcpProxy tcp;
-        if (virtual_listener && where.port == 0 && filter.typed_config().UnpackTo(&tcp) && tcp.has_cluster()) {
-          out.catch_alls.push_back({listener.name(), chain.name(), tcp.cluster(), where});
+        if (!filter.typed_config().UnpackTo(&tcp)) {
+          skipped.push_back({resource, absl::StrCat("filter ", filter.name()), "does not decode"});
           continue;
         }
+        if (virtual_listener && where.port == 0 && tcp.has_cluster()) {
+          out.catch_alls.push_back({listener.name(), chain.name(), tcp.cluster(), where});
+        }
+        TcpChain t;
+        t.listener = listener.name();
+        t.chain = chain.name();
+        t.where = where;
+        t.cluster = tcp.cluster();
+        for (const auto& c : tcp.weighted_clusters().clusters()) t.weighted.emplace_back(c.name(), c.weight());
+        if (tcp.has_idle_timeout()) {
+          t.idle_timeout_seconds = tcp.idle_timeout().seconds() + tcp.idle_timeout().nanos() / 1e9;
+        }
+        t.server_names = chain.filter_chain_match().server_names_size() > 0;
+        out.tcp_chains.push_back(std::move(t));
+        continue;
       }
       if (!filter.has_typed_config() || !filter.typed_config().Is<HttpConnectionManager>()) {
         skipped.push_back({resource, absl::StrCat("filter ", filter.name()),
-                           "only HTTP connection managers are translated (TCP proxying needs stream routes on the "
-                           "original destination)"});
+                           absl::StrCat("network filter not translated (", OriginalTypeUrl(filter.typed_config()),
+                                        "); only HTTP connection managers and tcp_proxy are")});
         continue;
       }
       HttpConnectionManager hcm;

@@ -2,6 +2,8 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,17 @@ struct CatchAllChain {
   ChainDestination where;
 };
 
+// A tcp_proxy filter chain: where its connections go (docs/interception.md, "TCP").
+struct TcpChain {
+  std::string listener;
+  std::string chain;
+  ChainDestination where;
+  std::string cluster;                                        // or:
+  std::vector<std::pair<std::string, uint32_t>> weighted;     // weighted_clusters: name, weight
+  std::optional<double> idle_timeout_seconds;                 // unset: Envoy's default (1 h); 0: none
+  bool server_names = false;  // matched on SNI (TLS routing), which the front cannot tell apart
+};
+
 // What a listener's HTTP connection managers route with: RDS names to subscribe to, route
 // configurations carried inline (named "<listener>/inline" when unnamed, for stable IDs), and
 // where each route configuration applies.
@@ -48,6 +61,7 @@ struct ListenerRoutes {
   std::vector<envoy::config::route::v3::RouteConfiguration> inline_configs;
   std::vector<RouteUse> uses;
   std::vector<CatchAllChain> catch_alls;
+  std::vector<TcpChain> tcp_chains;  // every tcp_proxy chain, the catch-alls included
 };
 
 ListenerRoutes ExtractListenerRoutes(const envoy::config::listener::v3::Listener& listener, Diagnostics& skipped);

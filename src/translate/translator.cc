@@ -14,6 +14,7 @@
 #include "translate/listener_binding.h"
 #include "translate/listener_translator.h"
 #include "translate/route_translator.h"
+#include "translate/tcp_translator.h"
 #include "translate/upstream_policy_translator.h"
 
 namespace agent::translate {
@@ -131,6 +132,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   for (uint32_t port : {options.outbound_capture_port, options.inbound_capture_port}) {
     if (port != 0) capture_ports.push_back(port);
   }
+  capture_ports.insert(capture_ports.end(), options.internal_ports.begin(), options.internal_ports.end());
   for (const auto& [name, cluster] : snapshot.clusters) {  // std::map: sorted, so IDs are set-determined
     if (original_destinations && IsOriginalDestination(cluster)) {
       // Where the connection was going: no upstream object, the routes hand requests to nginx.
@@ -185,11 +187,13 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   // Which filter chains (direction, original destination) use which route configuration.
   std::vector<RouteUse> uses;
   std::vector<CatchAllChain> catch_alls;
+  std::vector<TcpChain> tcp_chains;
   std::vector<envoy::config::route::v3::RouteConfiguration> inline_configs;
   for (const auto& [name, listener] : snapshot.listeners) {
     ListenerRoutes routes = ExtractListenerRoutes(listener, out.skipped);
     for (auto& use : routes.uses) uses.push_back(std::move(use));
     for (auto& chain : routes.catch_alls) catch_alls.push_back(std::move(chain));
+    for (auto& chain : routes.tcp_chains) tcp_chains.push_back(std::move(chain));
     for (auto& config : routes.inline_configs) inline_configs.push_back(std::move(config));
   }
   std::map<std::string, std::vector<ChainDestination>> users;
@@ -197,9 +201,11 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     auto& where = users[use.route_config];
     if (std::find(where.begin(), where.end(), use.where) == where.end()) where.push_back(use.where);
   }
-  const BindingPorts ports = options.bind_direction
-                                 ? BindingPorts{options.outbound_capture_port, options.inbound_capture_port}
-                                 : BindingPorts{};
+  const BindingPorts ports =
+      options.bind_direction
+          ? BindingPorts{options.http_outbound_port != 0 ? options.http_outbound_port : options.outbound_capture_port,
+                         options.http_inbound_port != 0 ? options.http_inbound_port : options.inbound_capture_port}
+          : BindingPorts{};
   if (!original_destinations) ReportInboundShadowing(users, out.skipped);
   std::vector<const envoy::config::route::v3::RouteConfiguration*> translated_configs;
   std::map<std::string, CachedRoutes> next_routes;
@@ -269,6 +275,20 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     if (!ref.id.empty()) upstream_ids.emplace(cluster, ref.id);
   }
   ApplyRoutePoliciesToUpstreams(translated_configs, upstream_ids, out.upstreams, out.skipped);
+  tcp_clusters_.clear();
+  if (options.mesh_front && original_destinations) {
+    std::map<std::string, const apisix::Upstream*> cluster_upstreams;
+    std::map<std::string, const apisix::Upstream*> by_id;
+    for (const apisix::Upstream& u : out.upstreams) by_id.emplace(u.id, &u);
+    for (const auto& [cluster, id] : upstream_ids) {
+      if (auto it = by_id.find(id); it != by_id.end()) cluster_upstreams.emplace(cluster, it->second);
+    }
+    TcpTranslation tcp = TranslateTcp(tcp_chains, uses, upstreams, cluster_upstreams, ids, out.skipped);
+    tcp_clusters_.insert(tcp.clusters.begin(), tcp.clusters.end());
+    out.stream_routes = std::move(tcp.stream_routes);
+    for (auto& u : tcp.upstreams) out.upstreams.push_back(std::move(u));
+    out.front_table = RenderFrontTable(tcp.front);
+  }
   upstreams_ = std::move(next_upstreams);
   routes_ = std::move(next_routes);
   // What the endpoint fast path needs: the final upstreams, who uses which assignment, who is mirrored.
@@ -292,7 +312,7 @@ std::optional<std::vector<apisix::Upstream>> Translator::TranslateEndpoints(cons
   if (!translated_) return std::nullopt;
   for (const std::string& service : changed) {
     for (auto [it, end] = eds_users_.equal_range(service); it != end; ++it) {
-      if (mirrored_clusters_.count(it->second) > 0) return std::nullopt;
+      if (mirrored_clusters_.count(it->second) > 0 || tcp_clusters_.count(it->second) > 0) return std::nullopt;
     }
   }
   std::vector<apisix::Upstream> updated;
@@ -309,7 +329,9 @@ std::optional<std::vector<apisix::Upstream>> Translator::TranslateEndpoints(cons
       if (nodes == upstream->second.nodes) continue;
       apisix::Upstream changed_upstream = upstream->second;
       changed_upstream.nodes = nodes;
-      if (!LoopingNode(changed_upstream, {options_.outbound_capture_port, options_.inbound_capture_port}).empty()) {
+      std::vector<uint32_t> own_ports = {options_.outbound_capture_port, options_.inbound_capture_port};
+      own_ports.insert(own_ports.end(), options_.internal_ports.begin(), options_.internal_ports.end());
+      if (!LoopingNode(changed_upstream, own_ports).empty()) {
         return std::nullopt;  // the full path drops it, with its finding
       }
       upstream->second.nodes = std::move(nodes);

@@ -17,6 +17,9 @@ namespace agent::translate {
 struct Translation {
   std::vector<apisix::Route> routes;
   std::vector<apisix::Upstream> upstreams;
+  std::vector<apisix::StreamRoute> stream_routes;  // with `mesh_front`
+  // With `mesh_front`: the table nginx-original-dst's mesh_front reads (RenderFrontTable).
+  std::string front_table;
   Diagnostics skipped;
   // APISIX plugins the routes use: bundle mode enables exactly these.
   std::set<std::string> plugins_used;
@@ -39,6 +42,17 @@ struct TranslateOptions {
   uint32_t outbound_capture_port = 9080;
   uint32_t inbound_capture_port = 9081;
   bool bind_direction = false;
+  // The mesh front (docs/interception.md): every captured connection enters nginx's stream
+  // subsystem, which sends HTTP to APISIX's HTTP routes and the rest to stream routes, the original
+  // destination or nowhere. On: tcp_proxy chains become stream routes and the translation carries
+  // the front's table. Needs `original_dst_var`.
+  bool mesh_front = false;
+  // With the mesh front, HTTP reaches APISIX on these loopback ports (behind a PROXY header), not
+  // on the capture ports: routes are bound to them. 0 = the capture ports.
+  uint32_t http_outbound_port = 0;
+  uint32_t http_inbound_port = 0;
+  // Further loopback ports of the data path (the front's internal hops): no upstream may point at them.
+  std::vector<uint32_t> internal_ports;
 };
 
 // APISIX 2.x's proxy-rewrite and response-rewrite take headers as one flat map (a value of "" removes
@@ -84,6 +98,7 @@ class Translator {
   std::map<std::string, apisix::Upstream> output_upstreams_;  // cluster → what the last call output
   std::multimap<std::string, std::string> eds_users_;         // EDS service name → clusters
   std::set<std::string> mirrored_clusters_;
+  std::set<std::string> tcp_clusters_;  // clusters whose nodes stream upstreams copy
   std::map<std::string, CachedRoutes> routes_;
   size_t reused_ = 0;
 };

@@ -6,12 +6,15 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "apisix/schema_check.h"
+#include "translate/listener_translator.h"
+#include "translate/tcp_translator.h"
 #include "translate/translator.h"
 #include "xds/file_set.h"
 
@@ -90,6 +93,46 @@ void CheckBindingIsExclusive(const Translation& t) {
   }
 }
 
+// TCP: every tcp_proxy chain has its destination in the front's table (none is left out as "only
+// HTTP"), stream routes are schema-valid, point at upstreams that exist, and never share a
+// server_addr:server_port (APISIX's stream router has no priorities: the first match wins).
+void CheckTcp(const xds::ResourceSnapshot& snapshot, const Translation& t) {
+  std::set<std::string> lines;
+  std::istringstream table(t.front_table);
+  for (std::string line; std::getline(table, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string direction, destination, action, extra;
+    words >> direction >> destination >> action >> extra;
+    EXPECT_TRUE((direction == "outbound" || direction == "inbound") && !destination.empty() && !action.empty() &&
+                extra.empty())
+        << line;
+    EXPECT_TRUE(lines.insert(direction + " " + destination).second) << "twice in the table: " << line;
+  }
+  for (const auto& [name, listener] : snapshot.listeners) {
+    Diagnostics ignored;
+    for (const TcpChain& chain : ExtractListenerRoutes(listener, ignored).tcp_chains) {
+      if (chain.server_names) continue;  // TLS routing by SNI: reported, not translated
+      const std::string key = absl::StrCat(chain.where.inbound ? "inbound " : "outbound ", FrontKey(chain.where));
+      EXPECT_TRUE(lines.count(key)) << "Listener " << name << ", chain " << chain.chain << ": " << key
+                                    << " is not in the front's table";
+    }
+  }
+  for (const auto& s : t.skipped) {
+    EXPECT_EQ(s.reason.find("only HTTP connection managers are translated"), std::string::npos) << s.ToString();
+  }
+  std::set<std::string> upstream_ids, served;
+  for (const auto& u : t.upstreams) upstream_ids.insert(u.id);
+  for (const auto& route : t.stream_routes) {
+    auto json = nlohmann::json::parse(apisix::EncodeJson(route));
+    auto errors = apisix::CheckStreamRouteSchema(json);
+    EXPECT_TRUE(errors.empty()) << json.dump() << ": " << errors.front();
+    EXPECT_TRUE(upstream_ids.count(route.upstream_id)) << json.dump() << ": no such upstream";
+    EXPECT_TRUE(served.insert(absl::StrCat(route.server_addr, " ", route.server_port)).second)
+        << json.dump() << ": another stream route matches the same connections";
+  }
+}
+
 void CheckScenario(const std::string& name, const std::vector<fs::path>& files, size_t& objects, bool original_dst) {
   SCOPED_TRACE(name + (original_dst ? " (original destinations)" : ""));
   xds::FileSet set;
@@ -104,9 +147,14 @@ void CheckScenario(const std::string& name, const std::vector<fs::path>& files, 
   if (original_dst) {
     options.original_dst_var = "original_dst";
     options.bind_direction = true;
+    options.mesh_front = true;
   }
-  Translation t = Translate(set.Merge(), options);
-  if (original_dst) CheckBindingIsExclusive(t);
+  const xds::ResourceSnapshot snapshot = set.Merge();
+  Translation t = Translate(snapshot, options);
+  if (original_dst) {
+    CheckBindingIsExclusive(t);
+    CheckTcp(snapshot, t);
+  }
   for (const auto& route : t.routes) {
     if (!original_dst) {
       for (const auto& [plugin, conf] : route.plugins.items()) {
@@ -169,6 +217,15 @@ TEST(SchemaCheckTest, CatchesWhatApisixWouldReject) {
   EXPECT_FALSE(apisix::CheckUpstreamSchema(json{{"id", "u"}, {"nodes", json::array()}, {"timeout", {{"connect", 1}}}}).empty());
   EXPECT_FALSE(apisix::CheckUpstreamSchema(json{{"id", "u"}, {"nodes", json::array()}, {"checks", {{"passive", json::object()}}}}).empty());
   EXPECT_TRUE(apisix::CheckRouteSchema(json{{"id", "r"}, {"uris", {"/*"}}, {"upstream_id", "u"}, {"hosts", {"*.a.com"}}}).empty());
+  // Stream routes: nginx's text of the address (APISIX compares strings), a port, an upstream.
+  EXPECT_TRUE(apisix::CheckStreamRouteSchema(json{{"id", "s"}, {"server_addr", "fd00::7"}, {"server_port", 80},
+                                                  {"upstream_id", "u"}}).empty());
+  EXPECT_FALSE(apisix::CheckStreamRouteSchema(json{{"id", "s"}, {"server_addr", "fd00:0::7"}, {"server_port", 80},
+                                                   {"upstream_id", "u"}}).empty());
+  EXPECT_FALSE(apisix::CheckStreamRouteSchema(json{{"id", "s"}, {"server_addr", "10.0.0.1"}, {"server_port", 0},
+                                                   {"upstream_id", "u"}}).empty());
+  EXPECT_FALSE(apisix::CheckStreamRouteSchema(json{{"id", "s"}, {"server_port", 80}}).empty());
+  EXPECT_FALSE(apisix::CheckStreamRouteSchema(json{{"id", "s"}, {"upstream_id", "u"}, {"name", "x"}}).empty());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Translation goldens: every case folder's input/*.json (real xDS from the corpus) is translated and
 // compared, as JSON, with its expected.json (no original destinations: stock nginx) and its
-// expected.original-dst.json (the original-destination module: listener binding and pass-through).
+// expected.original-dst.json (the original-destination modules: listener binding, pass-through, and
+// the mesh front's stream routes and table).
 // AGENT_UPDATE_GOLDEN=1 rewrites the goldens.
 #include <cstdlib>
 #include <filesystem>
@@ -52,6 +53,17 @@ nlohmann::json TranslationAsJson(const Translation& t) {
   for (const auto& r : t.routes) out["routes"].push_back(nlohmann::json::parse(apisix::EncodeJson(r)));
   out["upstreams"] = nlohmann::json::array();
   for (const auto& u : t.upstreams) out["upstreams"].push_back(nlohmann::json::parse(apisix::EncodeJson(u)));
+  if (!t.stream_routes.empty()) {
+    out["stream_routes"] = nlohmann::json::array();
+    for (const auto& r : t.stream_routes) out["stream_routes"].push_back(nlohmann::json::parse(apisix::EncodeJson(r)));
+  }
+  if (!t.front_table.empty()) {
+    out["front_table"] = nlohmann::json::array();
+    std::istringstream lines(t.front_table);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty() && line[0] != '#') out["front_table"].push_back(line);
+    }
+  }
   out["skipped"] = nlohmann::json::array();
   for (const auto& s : t.skipped) out["skipped"].push_back(s.ToString());
   return out;
@@ -75,6 +87,7 @@ TEST_P(TranslationGoldenTest, MatchesExpected) {
   if (c.original_dst) {
     options.original_dst_var = "original_dst";
     options.bind_direction = true;
+    options.mesh_front = true;  // TCP: stream routes and the front's table
   }
   nlohmann::json actual = TranslationAsJson(Translate(files.Merge(), options));
   // Same input, same bytes: translation is deterministic.

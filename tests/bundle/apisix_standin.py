@@ -71,12 +71,57 @@ def load_config(home):
     if not isinstance(conf, dict):
         sys.exit(f"{path}: not a mapping")
     listen = conf.get("apisix", {}).get("node_listen", 9080)
-    ports = [listen] if isinstance(listen, int) else [p if isinstance(p, int) else p["port"] for p in listen]
+    # 3.x: a port, or {ip, port}; the ip defaults to every address.
+    ports = [(None, listen)] if isinstance(listen, int) else \
+        [(None, p) if isinstance(p, int) else (p.get("ip"), p["port"]) for p in listen]
     deployment = conf.get("deployment", {})
     etcd = deployment.get("etcd") or conf.get("etcd")
     if not etcd or not etcd.get("host"):
         sys.exit("etcd.host is required (deployment.etcd for 3.x, etcd for 2.x)")
     return path, conf, ports, etcd
+
+
+def render_stream(conf, host, prefix, upstreams):
+    """APISIX's stream subsystem (proxy_mode http&stream, or 2.x's stream_proxy): one server on the
+    stream_proxy.tcp addresses (with proxy_protocol when enable_tcp_pp), the stream configuration
+    snippet before it, and the stream routes as APISIX's ip_port router matches them — equality on
+    server_addr and server_port, the first match wins, a connection nothing matches is closed —
+    rendered as a map from "$server_addr:$server_port" to an upstream of the route's nodes."""
+    apisix = conf.get("apisix", {})
+    stream_proxy = apisix.get("stream_proxy")
+    mode = apisix.get("proxy_mode", "http")
+    if not stream_proxy or ("stream" not in mode and stream_proxy.get("only", True)):
+        return "", ""
+    pp = " proxy_protocol" if (apisix.get("proxy_protocol") or {}).get("enable_tcp_pp") else ""
+    listens = "".join(f"        listen {a if isinstance(a, str) else a['addr']}{pp};\n"
+                      for a in stream_proxy.get("tcp", []))
+    routes = etcd_range(host, prefix + "/stream_routes/")
+    keys, blocks = "", ""
+    for route in routes.values():
+        upstream = route.get("upstream") or upstreams.get(route.get("upstream_id"), {})
+        servers = "".join(
+            f"        server {n['host'] if ':' not in n['host'] else '[' + n['host'] + ']'}:{n['port']} weight={n['weight']};\n"
+            for n in upstream.get("nodes", []) if n.get("weight", 1) > 0)
+        if not servers:
+            continue  # APISIX: no valid upstream node, the connection is closed
+        name = f"stream_route_{route['id']}"
+        blocks += f"    upstream {name} {{\n{servers}    }}\n"
+        keys += f"        \"{route.get('server_addr', '')}:{route.get('server_port', '')}\" {name};\n"
+    nginx = conf.get("nginx_config", {})
+    text = f"""stream {{
+    # stream configuration snippet starts
+{nginx.get("stream_configuration_snippet", "")}
+    # stream configuration snippet ends
+    map "$server_addr:$server_port" $apisix_stream_route {{
+        default "";
+{keys}    }}
+{blocks}    server {{
+{listens}        proxy_pass $apisix_stream_route;
+    }}
+}}
+"""
+    # OpenResty has the stream module built in; Debian loads it.
+    return text, "load_module /usr/lib/nginx/modules/ngx_stream_module.so;"
 
 
 def init(home):
@@ -91,8 +136,12 @@ def init(home):
     nginx = conf.get("nginx_config", {})
     http = nginx.get("http", {})
     listens = ""
-    for port in ports:
-        listens += f"        listen 0.0.0.0:{port} default_server;\n        listen [::]:{port} default_server;\n"
+    for ip, port in ports:
+        if ip:
+            listens += f"        listen {ip}:{port} default_server;\n"
+        else:
+            listens += f"        listen 0.0.0.0:{port} default_server;\n        listen [::]:{port} default_server;\n"
+    stream, stream_load = render_stream(conf, host, prefix, upstreams)
     user = f"user {nginx['user']};" if nginx.get("user") else ""
     if http.get("enable_access_log") is False:
         access_log = "access_log off;"
@@ -103,6 +152,7 @@ def init(home):
     text = f"""# rendered by the APISIX stand-in from conf/config.yaml
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+{stream_load}
 master_process on;
 worker_processes {nginx.get("worker_processes", 1)};
 {user}
@@ -116,6 +166,7 @@ pid logs/nginx.pid;
 events {{
     worker_connections 1024;
 }}
+{stream}
 http {{
     lua_package_path "{HERE}/?.lua;;";
 {dicts}    log_format main '$server_port $original_dst_or_none $status $request_uri';

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 namespace agent::config {
@@ -158,6 +159,53 @@ TEST(OriginalDestinationsTest, AnOperatorsVariableWinsAndAPathGivenIsAlwaysCheck
   ASSERT_TRUE(module.ok());
   EXPECT_EQ(module->module_path, path);
   EXPECT_EQ(module->var, kOriginalDstModuleVar);
+}
+
+}  // namespace
+}  // namespace agent::config
+
+namespace agent::config {
+namespace {
+
+TEST(MeshFrontFlagTest, OnNeedsItsPartsAndSaysWhich) {
+  SidecarConfig c = Valid();
+  c.mesh_front = "sometimes";
+  EXPECT_NE(ErrorOf(c).find("--mesh-front"), std::string::npos);
+  c = Valid();
+  c.protocol_detection_timeout_ms = 0;
+  EXPECT_NE(ErrorOf(c).find("--protocol-detection-timeout-ms"), std::string::npos);
+  // Standalone: off unless asked; on needs the table's path and the original-destination variable.
+  c = Valid();
+  ASSERT_TRUE(Validate(c).ok());
+  EXPECT_FALSE(c.mesh_front_enabled);
+  c.mesh_front = "on";
+  EXPECT_NE(ErrorOf(c).find("--mesh-front-table"), std::string::npos);
+  c.mesh_front_table = "/tmp/front.table";
+  EXPECT_NE(ErrorOf(c).find("--original-dst-var"), std::string::npos);
+  c.original_dst_var = "original_dst";
+  ASSERT_TRUE(Validate(c).ok());
+  EXPECT_TRUE(c.mesh_front_enabled);
+  EXPECT_EQ(c.mesh_front_table_path, "/tmp/front.table");
+  // Bundle mode: on needs the stream module beside the http one.
+  const std::string dir = ::testing::TempDir() + "/mesh-front-modules";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/ngx_http_original_dst_module.so") << "x";
+  c = Valid();
+  c.run_mode = kRunModeBundle;
+  c.apisix_home_path = dir;
+  c.apisix_bin_path = "/bin/true";
+  c.apisix_openresty_path = "/bin/true";
+  c.original_dst_module = dir + "/ngx_http_original_dst_module.so";
+  c.mesh_front = "on";
+  EXPECT_NE(ErrorOf(c).find("ngx_stream_original_dst_module.so beside"), std::string::npos) << ErrorOf(c);
+  c.mesh_front = "auto";
+  ASSERT_TRUE(Validate(c).ok()) << ErrorOf(c);
+  EXPECT_FALSE(c.mesh_front_enabled);  // auto without the stream module: HTTP only
+  std::ofstream(dir + "/ngx_stream_original_dst_module.so") << "x";
+  ASSERT_TRUE(Validate(c).ok());
+  EXPECT_TRUE(c.mesh_front_enabled);
+  EXPECT_EQ(c.stream_module_path, dir + "/ngx_stream_original_dst_module.so");
+  EXPECT_EQ(c.mesh_front_table_path, dir + "/conf/mesh-front.table");
 }
 
 }  // namespace

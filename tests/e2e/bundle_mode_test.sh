@@ -13,6 +13,7 @@ work=$(mktemp -d)
 trap 'kill ${AGENT_PID:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # run_bundle NAME ARGS...: starts the agent in bundle mode with its own APISIX home and state.
+# (The mesh front needs real nginx: tcp_mesh_netns_test.sh; the fake APISIX listens where node_listen says.)
 run_bundle() {
   local name=$1; shift
   HOME_DIR="$work/$name/apisix"; STATE="$work/$name/state"; LOG="$work/$name/agent.log"
@@ -21,7 +22,7 @@ run_bundle() {
   FAKE_APISIX_STATE="$STATE" "$AGENT_BIN" sidecar --run-mode bundle --apisix-bin-path "$FAKE_APISIX" \
     --apisix-openresty-path "$FAKE_APISIX" --drain-duration "${DRAIN:-0}" \
     --apisix-home-path "$HOME_DIR" --apisix-port "$APISIX_PORT" --apisix-inbound-capture-port $((APISIX_PORT + 1)) \
-    --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 "$@" >"$LOG" 2>&1 &
+    --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --mesh-front off "$@" >"$LOG" 2>&1 &
   AGENT_PID=$!
   wait_for 10 grep -qs "health checks on" "$LOG" || { cat "$LOG"; exit 1; }
   HEALTH=$(sed -n 's#.*health checks on http://\([0-9.:]*\)/.*#\1#p' "$LOG")

@@ -11,6 +11,8 @@
 #      unknown ports passed through to the original destination (IPv4 and IPv6), a header cannot
 #      move a connection elsewhere, a direct connection gets 502, and no loop (every request is one
 #      line of APISIX's access log).
+#      HTTP only (--mesh-front off): the capture ports are APISIX's HTTP ports, as where the stream
+#      module is missing; the mesh front (TCP) is tcp_mesh_netns_test.sh.
 #   3. Without the module (--original-dst-module none): nothing points at APISIX's capture ports,
 #      pass-through routes are dropped with a warning, inbound shadowing is reported: no loop.
 source "$(dirname "$0")/lib.sh"
@@ -101,7 +103,7 @@ stop_agent() { kill -TERM "$AGENT"; wait_for 15 bash -c "! kill -0 $AGENT 2>/dev
 # Lines of APISIX's access log (the agent's stdout), once nginx's buffer (flush=3) has been written.
 requests() { sleep 3.5; grep -cE '^908[01] ' "$work/$1.log" || true; }
 
-run_agent with --original-dst-module "$work/ngx_http_original_dst_module.so"
+run_agent with --original-dst-module "$work/ngx_http_original_dst_module.so" --mesh-front off
 check "config.yaml loads the module" grep -q "load_module $work/ngx_http_original_dst_module.so;" "$work/with/conf/config.yaml"
 before=$(requests with)
 check "outbound by Host: svc-b's route (its header added)" \

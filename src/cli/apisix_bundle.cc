@@ -78,6 +78,7 @@ absl::StatusOr<std::unique_ptr<apisix::ApisixRunner>> PrepareApisix(
     front.detect_timeout_ms = config.protocol_detection_timeout_ms;
     front.http_outbound_port = config::kFrontHttpOutboundPort;
     front.http_inbound_port = config::kFrontHttpInboundPort;
+    front.http_direct_port = config::kFrontHttpDirectPort;
     front.stream_port = config::kFrontStreamPort;
     front.passthrough_port = config::kFrontPassthroughPort;
     bundle.mesh_front = front;

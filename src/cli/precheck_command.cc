@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include <boost/asio/io_context.hpp>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "common/tcp_listen.h"
 #include "config/flag_checks.h"
+#include "config/mesh_front.h"
 #include "config/original_dst_module.h"
 #include "iptables/host.h"
 #include "iptables/rules.h"
@@ -58,6 +60,24 @@ Check OriginalDestinations(const config::SidecarConfig& c) {
                        "; searched ", searched, "): routes of different ports shadow each other and pass-through "
                        "routes (PassthroughCluster, ALLOW_ANY, inbound catch-all) are dropped"),
           true};
+}
+
+// Whether TCP goes through the mesh (the mesh front): it needs the stream module beside the http one.
+Check MeshFront(const config::SidecarConfig& c) {
+  const std::string name = "mesh front (TCP)";
+  if (c.mesh_front == "off") return {name, true, "off (--mesh-front off): only HTTP is carried"};
+  auto original = config::ResolveOriginalDestinations(c.original_dst_var, c.original_dst_module);
+  const std::string stream =
+      original.ok() && !original->module_path.empty()
+          ? std::filesystem::path(original->module_path).replace_filename(config::kStreamModuleFile).string()
+          : std::string();
+  if (!stream.empty() && ::access(stream.c_str(), R_OK) == 0) {
+    return {name, true, absl::StrCat(stream, " will be loaded: HTTP and TCP told apart on the capture ports")};
+  }
+  return {name, c.mesh_front != "on",
+          absl::StrCat("no ", config::kStreamModuleFile, " beside the http module: only HTTP is carried; other TCP "
+                       "sent to the capture ports fails (docs/interception.md)"),
+          c.mesh_front != "on"};
 }
 
 // Whether APISIX's workers will run as the user the nat rules exempt: otherwise every upstream
@@ -139,6 +159,16 @@ int RunPrecheck(const config::SidecarConfig& c) {
   checks.push_back(WorkerUser(c));
   checks.push_back(PortFree("APISIX outbound (--apisix-port)", "0.0.0.0", c.apisix_port));
   checks.push_back(PortFree("APISIX inbound (--apisix-inbound-capture-port)", "0.0.0.0", c.apisix_inbound_port));
+  checks.push_back(MeshFront(c));
+  if (checks.back().ok && !checks.back().warning && c.mesh_front != "off") {
+    for (const auto& [what, port] : {std::pair{"mesh front: APISIX HTTP outbound", config::kFrontHttpOutboundPort},
+                                     {"mesh front: APISIX HTTP inbound", config::kFrontHttpInboundPort},
+                                     {"mesh front: APISIX HTTP direct (node_listen)", config::kFrontHttpDirectPort},
+                                     {"mesh front: APISIX stream", config::kFrontStreamPort},
+                                     {"mesh front: pass-through", config::kFrontPassthroughPort}}) {
+      checks.push_back(PortFree(what, "127.0.0.1", port));
+    }
+  }
 
   int failed = 0;
   for (const Check& check : checks) {

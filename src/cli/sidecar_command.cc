@@ -105,7 +105,8 @@ int RunSidecar(config::SidecarConfig config) {
     translate_options.http_outbound_port = config::kFrontHttpOutboundPort;
     translate_options.http_inbound_port = config::kFrontHttpInboundPort;
     translate_options.internal_ports = {config::kFrontHttpOutboundPort, config::kFrontHttpInboundPort,
-                                        config::kFrontStreamPort, config::kFrontPassthroughPort};
+                                        config::kFrontHttpDirectPort, config::kFrontStreamPort,
+                                        config::kFrontPassthroughPort};
     front_table_sink = [path = config.mesh_front_table_path](const std::string& table) {
       std::error_code ec;
       std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
@@ -146,9 +147,9 @@ int RunSidecar(config::SidecarConfig config) {
 
   auto apply = [&](const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes) {
     reconcile::ApplyStats stats = reconciler.Apply(snapshot, changes);
-    log::Info("applied xDS (%d resources): %d routes, %d stream routes, %d upstreams, %d puts, %d deletes, %d "
+    log::Info("applied xDS (%d resources): %d routes, %d upstreams, %d stream routes, %d puts, %d deletes, %d "
               "skipped; revision %d",
-              snapshot.size(), stats.routes, stats.stream_routes, stats.upstreams, stats.puts, stats.deletes,
+              snapshot.size(), stats.routes, stats.upstreams, stats.stream_routes, stats.puts, stats.deletes,
               stats.skipped, stats.revision);
   };
   boost::asio::io_context io;

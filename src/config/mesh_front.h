@@ -11,9 +11,11 @@ inline constexpr char kMeshFrontTableFile[] = "conf/mesh-front.table";
 
 // Loopback ports behind the front (each connection arrives with a PROXY header naming its
 // original destination): APISIX's HTTP routes for outbound and inbound connections, APISIX's
-// stream routes, and the pass-through to the original destination.
+// stream routes, and the pass-through to the original destination. APISIX's own node_listen moves
+// to a loopback port of its own.
 inline constexpr int kFrontHttpOutboundPort = 15080;
 inline constexpr int kFrontHttpInboundPort = 15081;
+inline constexpr int kFrontHttpDirectPort = 15082;  // APISIX's node_listen: no route is bound to it
 inline constexpr int kFrontStreamPort = 15090;
 inline constexpr int kFrontPassthroughPort = 15091;
 

@@ -2,6 +2,7 @@
 #include "config/original_dst_module.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -187,7 +188,8 @@ TEST(MeshFrontFlagTest, OnNeedsItsPartsAndSaysWhich) {
   EXPECT_TRUE(c.mesh_front_enabled);
   EXPECT_EQ(c.mesh_front_table_path, "/tmp/front.table");
   // Bundle mode: on needs the stream module beside the http one.
-  const std::string dir = ::testing::TempDir() + "/mesh-front-modules";
+  const std::string dir = ::testing::TempDir() + "/mesh-front-modules-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/ngx_http_original_dst_module.so") << "x";
   c = Valid();
@@ -206,6 +208,7 @@ TEST(MeshFrontFlagTest, OnNeedsItsPartsAndSaysWhich) {
   EXPECT_TRUE(c.mesh_front_enabled);
   EXPECT_EQ(c.stream_module_path, dir + "/ngx_stream_original_dst_module.so");
   EXPECT_EQ(c.mesh_front_table_path, dir + "/conf/mesh-front.table");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

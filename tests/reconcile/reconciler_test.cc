@@ -83,3 +83,42 @@ TEST(ReconcilerTest, ClientWritesAndXdsAppliesNeverDeadlock) {
 
 }  // namespace
 }  // namespace agent::reconcile
+
+namespace agent::reconcile {
+namespace {
+
+// The mesh front: stream routes are served under <prefix>/stream_routes/ in the same commit as
+// their upstreams, and the front's table reaches its sink once per change — after the commit that
+// serves what it names — not on every update.
+TEST(ReconcilerTest, StreamRoutesAreServedAndTheFrontTableHandedOverOnChange) {
+  store::KvStore store;
+  translate::TranslateOptions options;
+  options.original_dst_var = "original_dst";
+  options.bind_direction = true;
+  options.mesh_front = true;
+  std::vector<std::pair<std::string, int64_t>> tables;  // the table, and the revision served when it came
+  Reconciler reconciler(store, apisix::KeyLayout("/apisix", apisix::VersionLine::k3x), options,
+                        [&](const std::string& table) { tables.emplace_back(table, store.current_revision()); });
+  reconciler.Initialize();
+  xds::FileSet set;
+  bool changed = false;
+  ASSERT_TRUE(set.Load(std::string(AGENT_TESTDATA_DIR) + "/../tcp_mesh/xds/listeners.json", &changed).ok());
+  ASSERT_TRUE(set.Load(std::string(AGENT_TESTDATA_DIR) + "/../tcp_mesh/xds/clusters.json", &changed).ok());
+  ASSERT_TRUE(set.Load(std::string(AGENT_TESTDATA_DIR) + "/../tcp_mesh/xds/routes.json", &changed).ok());
+  const ApplyStats first = reconciler.Apply(set.Merge());
+  // 10.96.0.7:7000, the split on 10.96.0.8:7000, 0.0.0.0_3306 (its IPv4 and IPv6 routes), 9000, 3307.
+  EXPECT_EQ(first.stream_routes, 6u);
+  store::RangeQuery query;
+  query.range = store::KeyRange::Prefix("/apisix/stream_routes/");
+  const auto served = store.Range(query);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->kvs.size(), first.stream_routes + 1);  // and the directory placeholder APISIX needs
+  ASSERT_EQ(tables.size(), 1u);
+  EXPECT_EQ(tables[0].second, first.revision);
+  EXPECT_NE(tables[0].first.find("outbound 10.96.0.7:7000 tcp\n"), std::string::npos) << tables[0].first;
+  reconciler.Apply(set.Merge());  // nothing changed: no new table
+  EXPECT_EQ(tables.size(), 1u);
+}
+
+}  // namespace
+}  // namespace agent::reconcile

@@ -3,6 +3,7 @@
 // probe); a refused document says why; whatever decodes translates, with and without listener
 // binding, into routes and upstreams that pass APISIX's schema and encode as JSON; the incremental
 // translator gives exactly the stateless output.
+#include <algorithm>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +28,20 @@ void CheckTranslation(const agent::translate::Translation& t) {
     FuzzCheck(agent::apisix::CheckUpstreamSchema(nlohmann::json::parse(json)).empty(),
               "an upstream passes APISIX's schema");
   }
+  for (const auto& route : t.stream_routes) {
+    const std::string json = agent::apisix::EncodeJson(route);
+    FuzzCheck(agent::apisix::CheckStreamRouteSchema(nlohmann::json::parse(json)).empty(),
+              "a stream route passes APISIX's schema");
+  }
+  // The front's table: one DIRECTION DESTINATION ACTION line per destination (nginx refuses the
+  // whole table for one bad line).
+  for (size_t start = 0; start < t.front_table.size();) {
+    const size_t end = t.front_table.find('\n', start);
+    FuzzCheck(end != std::string::npos, "the front's table ends its lines");
+    const std::string line = t.front_table.substr(start, end - start);
+    FuzzCheck(line[0] == '#' || std::count(line.begin(), line.end(), ' ') == 2, "a table line has three words");
+    start = end + 1;
+  }
   for (const auto& s : t.skipped) FuzzCheck(!s.resource.empty() && !s.reason.empty(), "a skip names what and why");
 }
 
@@ -45,6 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   agent::translate::TranslateOptions bound;
   bound.original_dst_var = "original_dst";
   bound.bind_direction = true;
+  CheckTranslation(agent::translate::Translate(*snapshot, bound));
+  bound.mesh_front = true;
   CheckTranslation(agent::translate::Translate(*snapshot, bound));
 
   agent::translate::Translator incremental;

@@ -59,10 +59,14 @@ std::string RenderBundleConfig(const BundleConfig& c) {
     absl::StrAppend(&out, "  http:\n    access_log: ", Quote(c.access_log), "\n");
   }
   if (front) {
+    // The client's address, for APISIX's plugins and logs: from the front's PROXY header, trusted
+    // on the front's unix sockets only.
+    absl::StrAppend(&out, "    real_ip_header: proxy_protocol\n    real_ip_from:\n      - \"unix:\"\n");
     // Every captured connection: its original destination restored (the kernel's, or the PROXY
     // header's behind the front), then the table decides. Sessions half-close as TCP does.
-    const std::string upstreams = absl::StrCat("tcp 127.0.0.1:", front->stream_port, "; passthrough 127.0.0.1:",
-                                               front->passthrough_port, ";");
+    const std::string dir = front->dir;
+    const std::string rest = absl::StrCat("tcp 127.0.0.1:", front->stream_port, "; passthrough unix:", dir, "/",
+                                          kFrontPassthroughSocket, ";");
     absl::StrAppend(&out,
                     "  stream_configuration_snippet: |\n"
                     "    original_dst_restore on;\n"
@@ -70,10 +74,10 @@ std::string RenderBundleConfig(const BundleConfig& c) {
                     "    mesh_front_detect_timeout ", front->detect_timeout_ms, "ms;\n"
                     "    proxy_half_close on;\n"
                     "    map $mesh_front_action $mesh_front_outbound_next {\n"
-                    "      http 127.0.0.1:", front->http_outbound_port, "; ", upstreams, "\n"
+                    "      http unix:", dir, "/", kFrontHttpOutboundSocket, "; ", rest, "\n"
                     "    }\n"
                     "    map $mesh_front_action $mesh_front_inbound_next {\n"
-                    "      http 127.0.0.1:", front->http_inbound_port, "; ", upstreams, "\n"
+                    "      http unix:", dir, "/", kFrontHttpInboundSocket, "; ", rest, "\n"
                     "    }\n");
     for (const auto& [port, direction] : {std::pair{c.node_listen, "outbound"}, {c.inbound_port, "inbound"}}) {
       absl::StrAppend(&out,
@@ -87,7 +91,7 @@ std::string RenderBundleConfig(const BundleConfig& c) {
     }
     absl::StrAppend(&out,
                     "    server {\n"
-                    "      listen 127.0.0.1:", front->passthrough_port, " proxy_protocol;\n"
+                    "      listen unix:", dir, "/", kFrontPassthroughSocket, " proxy_protocol;\n"
                     "      proxy_pass $original_dst;\n"
                     "    }\n");
   }
@@ -98,8 +102,8 @@ std::string RenderBundleConfig(const BundleConfig& c) {
     // upstream.
     absl::StrAppend(&out, "  http_server_configuration_snippet: |\n");
     if (front) {
-      absl::StrAppend(&out, "    listen 127.0.0.1:", front->http_outbound_port, " proxy_protocol;\n",
-                      "    listen 127.0.0.1:", front->http_inbound_port, " proxy_protocol;\n");
+      absl::StrAppend(&out, "    listen unix:", front->dir, "/", kFrontHttpOutboundSocket, " proxy_protocol;\n",
+                      "    listen unix:", front->dir, "/", kFrontHttpInboundSocket, " proxy_protocol;\n");
     }
     absl::StrAppend(&out,
                     "    location ", c.passthrough_location, " {\n"

@@ -34,21 +34,28 @@ struct BundleConfig {
   // Where nginx writes the access log: /dev/stdout (the agent forwards it), a file, or "off".
   std::string access_log = "/dev/stdout";
   // The mesh front (docs/interception.md): the capture ports become nginx stream servers that
-  // decide per connection, from `front_table`, between APISIX's HTTP routes (on the loopback
-  // `front_http_*` ports, behind a PROXY header), APISIX's stream routes (`front_stream_port`), the
-  // original destination (`front_passthrough_port`) and closing it. Needs `original_dst_module`.
+  // decide per connection, from the table, between APISIX's HTTP routes (on unix sockets, behind a
+  // PROXY header), APISIX's stream routes, the original destination and closing it. Needs
+  // `original_dst_module`.
   struct MeshFront {
     std::string stream_module;  // ngx_stream_original_dst_module.so
-    std::string table;          // the file the agent writes
+    // The front's table (<dir>/table) and the unix sockets of its private hops: HTTP outbound and
+    // inbound into APISIX's HTTP server, and the pass-through (config/mesh_front.h).
+    std::string dir;
+    std::string table;  // the file the agent writes the table to
     int detect_timeout_ms = 1000;
-    int http_outbound_port = 15080;
-    int http_inbound_port = 15081;
     int http_direct_port = 15082;  // APISIX's node_listen (loopback; no route is bound to it)
-    int stream_port = 15090;
-    int passthrough_port = 15091;
+    int stream_port = 15090;       // APISIX's stream_proxy (loopback)
   };
   std::optional<MeshFront> mesh_front;
 };
+
+// The mesh front's unix sockets, in MeshFront::dir: behind the front each connection arrives with
+// a PROXY header naming its original destination — APISIX's HTTP routes for outbound and inbound
+// connections, and the pass-through to the original destination.
+inline constexpr char kFrontHttpOutboundSocket[] = "http-outbound.sock";
+inline constexpr char kFrontHttpInboundSocket[] = "http-inbound.sock";
+inline constexpr char kFrontPassthroughSocket[] = "passthrough.sock";
 
 // The first line of every file the agent renders: how it tells its own file from the user's.
 inline constexpr char kRenderedMarker[] = "# Rendered by apisix-mesh-agent";

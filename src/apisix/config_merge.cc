@@ -22,6 +22,12 @@ std::string GovernedBy(const std::string& path) {
       {"nginx_config.error_log", "bundle mode (the agent reads APISIX's error log)"},
       {"nginx_config.http.access_log", "--apisix-access-log"},
       {"nginx_config.user", "--apisix-user"},
+      {"apisix.proxy_mode", "--mesh-front"},
+      {"apisix.stream_proxy", "--mesh-front"},
+      {"apisix.proxy_protocol", "--mesh-front"},
+      {"nginx_config.stream_configuration_snippet", "--mesh-front"},
+      {"nginx_config.http.real_ip_header", "--mesh-front (the client's address comes in the front's PROXY header)"},
+      {"nginx_config.http.real_ip_from", "--mesh-front (the client's address comes in the front's PROXY header)"},
       {"deployment", "--grpc-listen, --etcd-key-prefix and --etcd-user (the agent is APISIX's etcd)"},
       {"etcd", "--grpc-listen, --etcd-key-prefix and --etcd-user (the agent is APISIX's etcd)"},
   };

@@ -74,13 +74,11 @@ absl::StatusOr<std::unique_ptr<apisix::ApisixRunner>> PrepareApisix(
   if (config.mesh_front_enabled) {
     apisix::BundleConfig::MeshFront front;
     front.stream_module = config.stream_module_path;
+    front.dir = config.mesh_front_dir_path;
     front.table = config.mesh_front_table_path;
     front.detect_timeout_ms = config.protocol_detection_timeout_ms;
-    front.http_outbound_port = config::kFrontHttpOutboundPort;
-    front.http_inbound_port = config::kFrontHttpInboundPort;
     front.http_direct_port = config::kFrontHttpDirectPort;
     front.stream_port = config::kFrontStreamPort;
-    front.passthrough_port = config::kFrontPassthroughPort;
     bundle.mesh_front = front;
     log::Info("bundle mode: mesh front on: the capture ports %d and %d decide per connection between APISIX's HTTP "
               "routes, its stream routes (TCP), the original destination and closing (table %s)",
@@ -91,6 +89,15 @@ absl::StatusOr<std::unique_ptr<apisix::ApisixRunner>> PrepareApisix(
     auto user = WorkerUser(config.apisix_user);
     if (!user.ok()) return user.status();
     bundle.worker_user = *user;
+    if (bundle.mesh_front) {
+      // The front's sockets: reachable by APISIX's workers only (a forged PROXY header could name
+      // any destination). The agent, as root, still writes the table into it.
+      auto ids = iptables::LookupUser(config.apisix_user);
+      if (!ids.ok() || ::chown(config.mesh_front_dir_path.c_str(), ids->uid, ids->gid) != 0) {
+        return absl::FailedPreconditionError(absl::StrCat("mesh front: cannot give ", config.mesh_front_dir_path,
+                                                          " to --apisix-user ", config.apisix_user));
+      }
+    }
   } else {
     log::Warn("bundle mode: the agent is not root, so APISIX's workers run as its own user (uid %d), not as "
               "--apisix-user %s: the interception must exempt uid %d",
@@ -136,6 +143,12 @@ absl::StatusOr<std::unique_ptr<apisix::ApisixRunner>> PrepareApisix(
                      config.apisix_home_path + "/conf/nginx.conf", "-g", "daemon off;"};
   options.stale_files = {config.apisix_home_path + "/logs/worker_events.sock",
                          config.apisix_home_path + "/conf/config_listen.sock"};
+  if (bundle.mesh_front) {
+    for (const char* socket : {apisix::kFrontHttpOutboundSocket, apisix::kFrontHttpInboundSocket,
+                               apisix::kFrontPassthroughSocket}) {
+      options.stale_files.push_back(absl::StrCat(config.mesh_front_dir_path, "/", socket));
+    }
+  }
   options.port = config.apisix_port;
   options.stop_timeout = std::chrono::seconds(config.apisix_stop_timeout_seconds);
   if (config.apisix_access_log != "stdout") options.on_access_line = [](absl::string_view line) {

@@ -161,11 +161,8 @@ int RunPrecheck(const config::SidecarConfig& c) {
   checks.push_back(PortFree("APISIX inbound (--apisix-inbound-capture-port)", "0.0.0.0", c.apisix_inbound_port));
   checks.push_back(MeshFront(c));
   if (checks.back().ok && !checks.back().warning && c.mesh_front != "off") {
-    for (const auto& [what, port] : {std::pair{"mesh front: APISIX HTTP outbound", config::kFrontHttpOutboundPort},
-                                     {"mesh front: APISIX HTTP inbound", config::kFrontHttpInboundPort},
-                                     {"mesh front: APISIX HTTP direct (node_listen)", config::kFrontHttpDirectPort},
-                                     {"mesh front: APISIX stream", config::kFrontStreamPort},
-                                     {"mesh front: pass-through", config::kFrontPassthroughPort}}) {
+    for (const auto& [what, port] : {std::pair{"mesh front: APISIX HTTP direct (node_listen)", config::kFrontHttpDirectPort},
+                                     {"mesh front: APISIX stream", config::kFrontStreamPort}}) {
       checks.push_back(PortFree(what, "127.0.0.1", port));
     }
   }

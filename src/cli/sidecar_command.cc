@@ -1,6 +1,10 @@
 #include "cli/sidecar_command.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -15,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "apisix/bundle_config.h"
 #include "apisix/key_layout.h"
 #include "cli/apisix_bundle.h"
 #include "cli/shutdown_control.h"
@@ -101,15 +106,21 @@ int RunSidecar(config::SidecarConfig config) {
       config.run_mode == config::kRunModeBundle || !config.effective_original_dst_var.empty();
   std::function<void(const std::string&)> front_table_sink;
   if (config.mesh_front_enabled) {
+    // The front's directory: its table, and the sockets only APISIX's workers may reach (bundle
+    // mode gives it to their user).
+    std::error_code ec;
+    std::filesystem::create_directories(config.mesh_front_dir_path, ec);
+    if (ec || ::chmod(config.mesh_front_dir_path.c_str(), 0700) != 0) {
+      log::Error("mesh front: cannot create %s: %s", config.mesh_front_dir_path,
+                 ec ? ec.message() : std::strerror(errno));
+      return 1;
+    }
     translate_options.mesh_front = true;
-    translate_options.http_outbound_port = config::kFrontHttpOutboundPort;
-    translate_options.http_inbound_port = config::kFrontHttpInboundPort;
-    translate_options.internal_ports = {config::kFrontHttpOutboundPort, config::kFrontHttpInboundPort,
-                                        config::kFrontHttpDirectPort, config::kFrontStreamPort,
-                                        config::kFrontPassthroughPort};
+    translate_options.http_outbound_socket =
+        absl::StrCat(config.mesh_front_dir_path, "/", apisix::kFrontHttpOutboundSocket);
+    translate_options.http_inbound_socket = absl::StrCat(config.mesh_front_dir_path, "/", apisix::kFrontHttpInboundSocket);
+    translate_options.internal_ports = {config::kFrontHttpDirectPort, config::kFrontStreamPort};
     front_table_sink = [path = config.mesh_front_table_path](const std::string& table) {
-      std::error_code ec;
-      std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
       if (auto s = WriteFileAtomically(path, table); !s.ok()) {
         log::Error("mesh front: %s (nginx keeps the previous table)", s.message());
         return;

@@ -90,9 +90,9 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
                  "listeners say (docs/interception.md); auto: on in bundle mode when "
                  "ngx_stream_original_dst_module.so is beside the http module, off in standalone mode")
       ->capture_default_str();
-  app.add_option("--mesh-front-table", c.mesh_front_table,
-                 "standalone mode with --mesh-front on: the file the agent writes the front's table to (APISIX's "
-                 "mesh_front_table); bundle mode writes <apisix home>/conf/mesh-front.table");
+  app.add_option("--mesh-front-dir", c.mesh_front_dir,
+                 "standalone mode with --mesh-front on: the directory of the front's table (written by the agent) "
+                 "and of its unix sockets (APISIX's); bundle mode uses <apisix home>/mesh-front");
   app.add_option("--protocol-detection-timeout-ms", c.protocol_detection_timeout_ms,
                  "mesh front: how long a destination served by both HTTP and TCP waits for the client's first bytes "
                  "before treating the connection as TCP (server-first protocols send nothing)")
@@ -149,20 +149,22 @@ absl::Status ResolveMeshFront(SidecarConfig& c) {
     }
     c.mesh_front_enabled = true;
     c.stream_module_path = stream;
-    c.mesh_front_table_path = absl::StrCat(c.apisix_home_path, "/", kMeshFrontTableFile);
+    c.mesh_front_dir_path = absl::StrCat(c.apisix_home_path, "/", kMeshFrontDir);
+    c.mesh_front_table_path = absl::StrCat(c.mesh_front_dir_path, "/", kFrontTableFile);
     return absl::OkStatus();
   }
   if (c.mesh_front == "auto") return absl::OkStatus();
-  if (c.mesh_front_table.empty()) {
-    return absl::InvalidArgumentError("--mesh-front on (standalone): --mesh-front-table names the file the agent "
-                                      "writes the front's table to");
+  if (c.mesh_front_dir.empty()) {
+    return absl::InvalidArgumentError("--mesh-front on (standalone): --mesh-front-dir names the directory of the "
+                                      "front's table and sockets");
   }
   if (c.effective_original_dst_var.empty()) {
     return absl::InvalidArgumentError("--mesh-front on (standalone): needs --original-dst-var (the front restores "
                                       "original destinations; routes are bound to them)");
   }
   c.mesh_front_enabled = true;
-  c.mesh_front_table_path = c.mesh_front_table;
+  c.mesh_front_dir_path = c.mesh_front_dir;
+  c.mesh_front_table_path = absl::StrCat(c.mesh_front_dir, "/", kFrontTableFile);
   return absl::OkStatus();
 }
 

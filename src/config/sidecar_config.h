@@ -63,7 +63,7 @@ struct SidecarConfig {
   int drain_seconds = 5;                  // SIGTERM: not ready, still serving, for this long
   // The mesh front (TCP through the mesh, HTTP told from TCP on the capture ports): auto | on | off.
   std::string mesh_front = "auto";
-  std::string mesh_front_table;           // standalone: where the agent writes the front's table
+  std::string mesh_front_dir;             // standalone: the front's table and sockets (bundle: in the home)
   int protocol_detection_timeout_ms = 1000;  // how long the front waits for a client's first bytes
 
   // Filled by Validate().
@@ -76,10 +76,12 @@ struct SidecarConfig {
   std::string original_dst_module_path;
   std::string effective_original_dst_var;
   std::string openresty_bin;  // bundle mode: --apisix-openresty-path resolved
-  // The mesh front: on or off, the stream module bundle mode loads, the table file the agent writes.
+  // The mesh front: on or off, the stream module bundle mode loads, its directory (the table the
+  // agent writes, the sockets of its private hops).
   bool mesh_front_enabled = false;
   std::string stream_module_path;
-  std::string mesh_front_table_path;
+  std::string mesh_front_dir_path;
+  std::string mesh_front_table_path;  // <dir>/table
 };
 
 // --apisix-openresty-path: a path, or auto — `openresty` on PATH, then OpenResty's install paths

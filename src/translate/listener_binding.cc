@@ -71,17 +71,18 @@ std::vector<apisix::RouteVar> BindingVars(const std::vector<ChainDestination>& m
   std::vector<apisix::RouteVar> vars;
   if (mine.empty()) return vars;
 
-  // Which APISIX port: inbound and outbound listeners must never share a route.
-  std::set<uint32_t> arrival;
+  // Which APISIX port (or socket): inbound and outbound listeners must never share a route.
+  std::set<std::string> arrival;
   for (const auto& d : mine) arrival.insert(d.inbound ? ports.inbound : ports.outbound);
-  if (arrival.count(0) == 0) {
+  if (arrival.count("") == 0) {
     if (arrival.size() == 1) {
-      vars.push_back({"server_port", "==", absl::StrCat(*arrival.begin()), false});
+      vars.push_back({ports.var, "==", *arrival.begin(), false});
     } else {
       skipped.push_back({resource, "listeners",
                          "used by inbound and outbound listeners: its routes match on both capture ports for all of "
                          "their destinations"});
-      vars.push_back({"server_port", "~~", absl::StrCat("^(?:", ports.outbound, "|", ports.inbound, ")$"), false});
+      vars.push_back({ports.var, "~~", absl::StrCat("^(?:", RegexEscape(ports.outbound), "|", RegexEscape(ports.inbound),
+                                                    ")$"), false});
     }
   }
 

@@ -16,9 +16,13 @@
 
 namespace agent::translate {
 
+// Where a connection arrives at APISIX, per direction: `var` (an nginx variable) equals `outbound`
+// or `inbound` — APISIX's capture ports ($server_port), or with the mesh front the unix sockets
+// HTTP comes in on ($server_addr, "unix:PATH"). Empty values: direction not tested.
 struct BindingPorts {
-  uint32_t outbound = 0;  // APISIX's port for captured outbound traffic (0: direction not tested)
-  uint32_t inbound = 0;
+  std::string var = "server_port";
+  std::string outbound;
+  std::string inbound;
 };
 
 // The vars for `mine` (the destinations of the route configuration or catch-all chain `owner`),

@@ -201,11 +201,13 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     auto& where = users[use.route_config];
     if (std::find(where.begin(), where.end(), use.where) == where.end()) where.push_back(use.where);
   }
-  const BindingPorts ports =
-      options.bind_direction
-          ? BindingPorts{options.http_outbound_port != 0 ? options.http_outbound_port : options.outbound_capture_port,
-                         options.http_inbound_port != 0 ? options.http_inbound_port : options.inbound_capture_port}
-          : BindingPorts{};
+  BindingPorts ports;
+  if (options.bind_direction && !options.http_outbound_socket.empty()) {
+    ports = {"server_addr", absl::StrCat("unix:", options.http_outbound_socket),
+             absl::StrCat("unix:", options.http_inbound_socket)};
+  } else if (options.bind_direction) {
+    ports = {"server_port", absl::StrCat(options.outbound_capture_port), absl::StrCat(options.inbound_capture_port)};
+  }
   if (!original_destinations) ReportInboundShadowing(users, out.skipped);
   std::vector<const envoy::config::route::v3::RouteConfiguration*> translated_configs;
   std::map<std::string, CachedRoutes> next_routes;

@@ -47,10 +47,10 @@ struct TranslateOptions {
   // destination or nowhere. On: tcp_proxy chains become stream routes and the translation carries
   // the front's table. Needs `original_dst_var`.
   bool mesh_front = false;
-  // With the mesh front, HTTP reaches APISIX on these loopback ports (behind a PROXY header), not
-  // on the capture ports: routes are bound to them. 0 = the capture ports.
-  uint32_t http_outbound_port = 0;
-  uint32_t http_inbound_port = 0;
+  // With the mesh front, HTTP reaches APISIX on these unix sockets (behind a PROXY header), not on
+  // the capture ports: routes are bound to them ($server_addr is "unix:PATH"). Empty = the ports.
+  std::string http_outbound_socket;
+  std::string http_inbound_socket;
   // Further loopback ports of the data path (the front's internal hops): no upstream may point at them.
   std::vector<uint32_t> internal_ports;
 };

@@ -150,9 +150,12 @@ TEST(BundleConfigTest, TheMeshFrontTakesTheCapturePorts) {
   BundleConfig c = Example(VersionLine::k3x);
   c.original_dst_var = "original_dst";
   c.original_dst_module = "/m/ngx_http_original_dst_module.so";
-  c.mesh_front = BundleConfig::MeshFront{.stream_module = "/m/ngx_stream_original_dst_module.so",
-                                         .table = "/usr/local/apisix/conf/mesh-front.table",
-                                         .detect_timeout_ms = 250};
+  BundleConfig::MeshFront front;
+  front.stream_module = "/m/ngx_stream_original_dst_module.so";
+  front.dir = "/usr/local/apisix/mesh-front";
+  front.table = "/usr/local/apisix/mesh-front/table";
+  front.detect_timeout_ms = 250;
+  c.mesh_front = front;
   const std::string yaml = RenderBundleConfig(c);
   EXPECT_TRUE(Has(yaml, "apisix:\n  node_listen:\n    - ip: 127.0.0.1\n      port: 15082\n"));
   EXPECT_FALSE(Has(yaml, "    - 9080\n"));  // nginx's stream front listens there, not APISIX's HTTP server
@@ -160,13 +163,19 @@ TEST(BundleConfigTest, TheMeshFrontTakesTheCapturePorts) {
   EXPECT_TRUE(Has(yaml, "  proxy_protocol:\n    enable_tcp_pp: true\n"));
   EXPECT_TRUE(Has(yaml, "    load_module /m/ngx_http_original_dst_module.so;\n"
                         "    load_module /m/ngx_stream_original_dst_module.so;\n"));
-  EXPECT_TRUE(Has(yaml, "    mesh_front_table /usr/local/apisix/conf/mesh-front.table;\n"));
+  // The client's address from the front's PROXY header, trusted on its unix sockets only.
+  EXPECT_TRUE(Has(yaml, "    real_ip_header: proxy_protocol\n    real_ip_from:\n      - \"unix:\"\n"));
+  EXPECT_TRUE(Has(yaml, "    mesh_front_table /usr/local/apisix/mesh-front/table;\n"));
   EXPECT_TRUE(Has(yaml, "    mesh_front_detect_timeout 250ms;\n"));
   EXPECT_TRUE(Has(yaml, "      listen 9080;\n      listen [::]:9080;\n      mesh_front outbound;\n"));
   EXPECT_TRUE(Has(yaml, "      listen 9081;\n      listen [::]:9081;\n      mesh_front inbound;\n"));
-  EXPECT_TRUE(Has(yaml, "      http 127.0.0.1:15080; tcp 127.0.0.1:15090; passthrough 127.0.0.1:15091;\n"));
-  EXPECT_TRUE(Has(yaml, "  http_server_configuration_snippet: |\n    listen 127.0.0.1:15080 proxy_protocol;\n"
-                        "    listen 127.0.0.1:15081 proxy_protocol;\n    location @apisix_mesh_original_dst {\n"));
+  EXPECT_TRUE(Has(yaml, "      http unix:/usr/local/apisix/mesh-front/http-outbound.sock; tcp 127.0.0.1:15090; "
+                        "passthrough unix:/usr/local/apisix/mesh-front/passthrough.sock;\n"));
+  EXPECT_TRUE(Has(yaml, "      listen unix:/usr/local/apisix/mesh-front/passthrough.sock proxy_protocol;\n"));
+  EXPECT_TRUE(Has(yaml, "  http_server_configuration_snippet: |\n"
+                        "    listen unix:/usr/local/apisix/mesh-front/http-outbound.sock proxy_protocol;\n"
+                        "    listen unix:/usr/local/apisix/mesh-front/http-inbound.sock proxy_protocol;\n"
+                        "    location @apisix_mesh_original_dst {\n"));
   // 2.x has no proxy_mode: stream_proxy.only false keeps HTTP on.
   c.line = VersionLine::k2x;
   const std::string two = RenderBundleConfig(c);

@@ -147,6 +147,12 @@ def init(home):
         access_log = "access_log off;"
     else:
         access_log = f"access_log {http.get('access_log', 'logs/access.log')} main buffer=16384 flush=3;"
+    # nginx_config.http.real_ip_header / real_ip_from, as APISIX renders them into http {}.
+    realip = ""
+    if http.get("real_ip_header"):
+        realip += f"    real_ip_header {http['real_ip_header']};\n"
+    for source in http.get("real_ip_from") or []:
+        realip += f"    set_real_ip_from {source};\n"
     dicts = "".join(f"    lua_shared_dict {name} {size};\n" for name, size in (http.get("lua_shared_dict") or {}).items())
     # OpenResty has ngx_lua built in; Debian loads it as a module (before the snippet, as compiled-in).
     text = f"""# rendered by the APISIX stand-in from conf/config.yaml
@@ -169,7 +175,7 @@ events {{
 {stream}
 http {{
     lua_package_path "{HERE}/?.lua;;";
-{dicts}    log_format main '$server_port $original_dst_or_none $status $request_uri';
+{dicts}{realip}    log_format main '$server_port $original_dst_or_none $status $request_uri';
     {access_log}
     client_body_temp_path {home}/logs/body;
     proxy_temp_path {home}/logs/proxy;

@@ -180,13 +180,13 @@ TEST(MeshFrontFlagTest, OnNeedsItsPartsAndSaysWhich) {
   ASSERT_TRUE(Validate(c).ok());
   EXPECT_FALSE(c.mesh_front_enabled);
   c.mesh_front = "on";
-  EXPECT_NE(ErrorOf(c).find("--mesh-front-table"), std::string::npos);
-  c.mesh_front_table = "/tmp/front.table";
+  EXPECT_NE(ErrorOf(c).find("--mesh-front-dir"), std::string::npos);
+  c.mesh_front_dir = "/tmp/front";
   EXPECT_NE(ErrorOf(c).find("--original-dst-var"), std::string::npos);
   c.original_dst_var = "original_dst";
   ASSERT_TRUE(Validate(c).ok());
   EXPECT_TRUE(c.mesh_front_enabled);
-  EXPECT_EQ(c.mesh_front_table_path, "/tmp/front.table");
+  EXPECT_EQ(c.mesh_front_table_path, "/tmp/front/table");
   // Bundle mode: on needs the stream module beside the http one.
   const std::string dir = ::testing::TempDir() + "/mesh-front-modules-" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
@@ -207,7 +207,7 @@ TEST(MeshFrontFlagTest, OnNeedsItsPartsAndSaysWhich) {
   ASSERT_TRUE(Validate(c).ok());
   EXPECT_TRUE(c.mesh_front_enabled);
   EXPECT_EQ(c.stream_module_path, dir + "/ngx_stream_original_dst_module.so");
-  EXPECT_EQ(c.mesh_front_table_path, dir + "/conf/mesh-front.table");
+  EXPECT_EQ(c.mesh_front_table_path, dir + "/mesh-front/table");
   std::filesystem::remove_all(dir);
 }
 

@@ -70,7 +70,16 @@ wait_for 20 grep -qs "APISIX serves on port 9080" "$work/agent.log" || { cat "$w
 check "the agent says the mesh front is on" grep -q "mesh front on" "$work/agent.log"
 check "config.yaml turns on APISIX's stream proxy behind the front" \
   grep -q "proxy_mode: http&stream" "$home/conf/config.yaml"
-check "the front's table is written" grep -q "^outbound 10.96.0.7:7000 tcp$" "$home/conf/mesh-front.table"
+check "the front's table is written" grep -q "^outbound 10.96.0.7:7000 tcp$" "$home/mesh-front/table"
+# The front's private hops are unix sockets only APISIX's workers (nobody) can reach: a forged
+# PROXY header from any other process could otherwise name any destination.
+for socket in http-outbound http-inbound passthrough; do
+  check "another user cannot reach the front's $socket socket (permission denied)" bash -c "ip netns exec $pod \
+    setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 -c \
+    'import socket; socket.socket(socket.AF_UNIX).connect(\"$home/mesh-front/$socket.sock\")' 2>&1 | grep -q PermissionError"
+  check "... APISIX's workers can" ip netns exec "$pod" setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c \
+    "import socket; socket.socket(socket.AF_UNIX).connect('$home/mesh-front/$socket.sock')"
+done
 check "no tcp_proxy chain is left out as \"only HTTP\"" bash -c "! grep -q 'only HTTP connection managers are translated' $work/agent.log"
 
 call() { ip netns exec "$pod" python3 "$PEER" call "$@" 2>&1; }
@@ -142,19 +151,19 @@ doc["versionInfo"] = "2"
 json.dump(doc, open(path + ".new", "w"))
 PY
 mv "$work/xds/listeners.json.new" "$work/xds/listeners.json"
-wait_for 10 grep -q "^outbound \*:\* blackhole$" "$home/conf/mesh-front.table" || cat "$home/conf/mesh-front.table"
+wait_for 10 grep -q "^outbound \*:\* blackhole$" "$home/mesh-front/table" || cat "$home/mesh-front/table"
 sleep 1.5  # each worker checks the table at most once a second
 closed "REGISTRY_ONLY: TCP to an unknown destination is closed" call 10.77.0.2 8888 ping
 expect "... while the mesh's own TCP services still work" "echo-a: ping${nl}echo-a: bye" call 10.96.0.7 7000 ping
 check "... and APISIX was not restarted" test "$(pgrep -f "nginx: master process" -n)" = "$nginx_pid"
 
 # A table that does not parse is refused; the last good one stays in force.
-cp "$home/conf/mesh-front.table" "$work/good.table"
-printf 'outbound 10.96.0.7:7000 teleport\n' >"$home/conf/mesh-front.table"
+cp "$home/mesh-front/table" "$work/good.table"
+printf 'outbound 10.96.0.7:7000 teleport\n' >"$home/mesh-front/table"
 sleep 1.5
 expect "a broken table is refused: the previous one stays in force" "echo-a: ping${nl}echo-a: bye" call 10.96.0.7 7000 ping
 check "... with the line and the reason in nginx's error log" grep -q 'mesh_front_table .*line 1: the action is' "$work/agent.log"
-cp "$work/good.table" "$home/conf/mesh-front.table"
+cp "$work/good.table" "$home/mesh-front/table"
 
 kill -TERM "$AGENT"; wait_for 15 bash -c "! kill -0 $AGENT 2>/dev/null"
 check "cleanup-iptables" ip netns exec "$pod" "$AGENT_BIN" cleanup-iptables --ipv6 on

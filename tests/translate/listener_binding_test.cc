@@ -36,7 +36,7 @@ TEST(ListenerBindingTest, ExactListenersWinOverWildcardsAndWildcardsOverTheCatch
                                      {"80", Outbound("", 80)},
                                      {"catch-all", Outbound("", 0)}};
   Diagnostics skipped;
-  const BindingPorts ports{9080, 9081};
+  const BindingPorts ports{"server_port", "9080", "9081"};
   auto exact = BindingVars({all[0].where}, "exact", all, "original_dst", ports, "r", skipped);
   auto wildcard = BindingVars({all[1].where}, "80", all, "original_dst", ports, "r", skipped);
   auto catch_all = BindingVars({all[2].where}, "catch-all", all, "original_dst", ports, "r", skipped);
@@ -62,7 +62,7 @@ TEST(ListenerBindingTest, InboundPortsAndTheirCatchAllsPerAddressFamily) {
                                      {"v6", Inbound(0, ChainDestination::Family::kIpv6)},
                                      {"80", Outbound("", 8080)}};
   Diagnostics skipped;
-  const BindingPorts ports{9080, 9081};
+  const BindingPorts ports{"server_port", "9080", "9081"};
   auto p8080 = BindingVars({all[0].where}, all[0].route_config, all, "original_dst", ports, "r", skipped);
   auto v4 = BindingVars({all[2].where}, "v4", all, "original_dst", ports, "r", skipped);
   auto v6 = BindingVars({all[3].where}, "v6", all, "original_dst", ports, "r", skipped);
@@ -79,9 +79,9 @@ TEST(ListenerBindingTest, InboundPortsAndTheirCatchAllsPerAddressFamily) {
 TEST(ListenerBindingTest, WithoutAVariableOnlyTheDirectionIsBound) {
   const std::vector<RouteUse> all = {{"inbound|8080||", Inbound(8080)}, {"80", Outbound("", 80)}};
   Diagnostics skipped;
-  EXPECT_EQ(BindingVars({all[0].where}, all[0].route_config, all, "", {9080, 9081}, "r", skipped),
+  EXPECT_EQ(BindingVars({all[0].where}, all[0].route_config, all, "", {"server_port", "9080", "9081"}, "r", skipped),
             (std::vector<apisix::RouteVar>{{"server_port", "==", "9081", false}}));
-  EXPECT_TRUE(BindingVars({}, "unused", all, "original_dst", {9080, 9081}, "r", skipped).empty());
+  EXPECT_TRUE(BindingVars({}, "unused", all, "original_dst", {"server_port", "9080", "9081"}, "r", skipped).empty());
 }
 
 TEST(ListenerBindingTest, AddressesAreWrittenAsNginxPrintsThem) {
@@ -199,6 +199,25 @@ TEST(PassThroughTest, RegistryOnlyCatchAllAnswersFromTheEmptyBlackHole) {
   EXPECT_EQ(t.routes[0].priority, 0);
   EXPECT_EQ(t.routes[0].vars, (std::vector<apisix::RouteVar>{{"server_port", "==", "9080", false}}));
   EXPECT_TRUE(Translate(s).routes.empty());  // without original destinations: reported, not routed
+}
+
+}  // namespace
+}  // namespace agent::translate
+
+namespace agent::translate {
+namespace {
+
+// With the mesh front HTTP arrives on unix sockets: the direction is the socket ($server_addr).
+TEST(ListenerBindingTest, BehindTheMeshFrontTheDirectionIsTheSocket) {
+  const std::vector<RouteUse> all = {{"in", Inbound(8080)}, {"out", Outbound("", 80)}};
+  Diagnostics skipped;
+  const BindingPorts sockets{"server_addr", "unix:/a/http-outbound.sock", "unix:/a/http-inbound.sock"};
+  auto in = BindingVars({all[0].where}, "in", all, "original_dst", sockets, "r", skipped);
+  ASSERT_FALSE(in.empty());
+  EXPECT_EQ(in[0], (apisix::RouteVar{"server_addr", "==", "unix:/a/http-inbound.sock", false}));
+  auto out = BindingVars({all[1].where}, "out", all, "original_dst", sockets, "r", skipped);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0], (apisix::RouteVar{"server_addr", "==", "unix:/a/http-outbound.sock", false}));
 }
 
 }  // namespace

@@ -19,6 +19,12 @@ init       validates the document as APISIX's CLI does for these keys, renders c
 init_etcd  checks the etcd version (3.4 or newer) and puts APISIX's directory keys, as 2.x/3.0's
            init_etcd does, failing with etcd's message.
 
+With APISIX's stream subsystem on (proxy_mode http&stream, or 2.x's stream_proxy), `init` also
+renders it: the stream configuration snippet, then one server on the stream_proxy.tcp addresses
+(proxy_protocol when enable_tcp_pp) whose stream routes — read from the agent's etcd at init —
+match as APISIX's ip_port router does: equality on server_addr and server_port, a connection
+nothing matches closed. nginx_config.http.real_ip_header/real_ip_from are rendered into http {}.
+
 The router (standin_router.lua) evaluates the agent's objects as APISIX does: priority, hosts,
 uris, vars with lua-resty-expr operators (incl. "!"), serverless-pre-function's Lua source run as
 is (ngx.exec to the rendered named location), upstream nodes, 404 when nothing matches and 502 for

@@ -210,17 +210,23 @@ ngx_mesh_front_table_refresh(ngx_str_t *path, ngx_log_t *log)
     }
     ngx_mesh_front_checked = ngx_time();
 
-    /* path is NUL-terminated: the directive's argument is. */
-    if (ngx_file_info(path->data, &fi) == NGX_FILE_ERROR) {
+    /* Opened first and identified by its descriptor: the agent replaces the file by rename, so
+     * what is read is one whole version. (path is NUL-terminated: ngx_conf_full_name made it.) */
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE || ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         if (ngx_mesh_front_size != -2) {
-            ngx_log_error(NGX_LOG_ERR, log, ngx_errno, "mesh_front_table \"%V\": cannot stat; %s", path,
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno, "mesh_front_table \"%V\": cannot open; %s", path,
                           ngx_mesh_front_current.pool ? "the previous table stays in force" : "no table yet");
             ngx_mesh_front_size = -2;
+        }
+        if (fd != NGX_INVALID_FILE) {
+            ngx_close_file(fd);
         }
         return ngx_mesh_front_current.pool ? NGX_OK : NGX_ERROR;
     }
     if (ngx_file_uniq(&fi) == ngx_mesh_front_uniq && ngx_file_size(&fi) == ngx_mesh_front_size
         && ngx_file_mtime(&fi) == ngx_mesh_front_mtime) {
+        ngx_close_file(fd);
         return ngx_mesh_front_current.pool ? NGX_OK : NGX_ERROR;
     }
     /* Recorded before reading: a table that does not parse is reported once, not every second. */
@@ -230,12 +236,12 @@ ngx_mesh_front_table_refresh(ngx_str_t *path, ngx_log_t *log)
 
     next.pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
     if (next.pool == NULL) {
+        ngx_close_file(fd);
         return ngx_mesh_front_current.pool ? NGX_OK : NGX_ERROR;
     }
     text = ngx_pnalloc(next.pool, ngx_file_size(&fi) + 1);
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (text == NULL || fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno, "mesh_front_table \"%V\": cannot open", path);
+    if (text == NULL) {
+        ngx_close_file(fd);
         ngx_destroy_pool(next.pool);
         return ngx_mesh_front_current.pool ? NGX_OK : NGX_ERROR;
     }
@@ -246,9 +252,9 @@ ngx_mesh_front_table_refresh(ngx_str_t *path, ngx_log_t *log)
     n = ngx_read_file(&file, text, ngx_file_size(&fi), 0);
     ngx_close_file(fd);
     if (n != ngx_file_size(&fi)) {
-        ngx_log_error(NGX_LOG_ERR, log, 0, "mesh_front_table \"%V\": short read; the previous table stays in force",
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno, "mesh_front_table \"%V\": short read; the previous table stays in force",
                       path);
-        ngx_mesh_front_size = -1;  /* replaced while reading: read again */
+        ngx_mesh_front_size = -1;  /* read again at the next check */
         ngx_destroy_pool(next.pool);
         return ngx_mesh_front_current.pool ? NGX_OK : NGX_ERROR;
     }

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     const std::string source = "grpc://127.0.0.1:" + std::to_string(ads_port);
     freopen(log.c_str(), "w", stderr);
     execl(agent_bin.c_str(), agent_bin.c_str(), "sidecar", "--provisioner", "xds-v3-grpc", "--xds-config-source",
-          source.c_str(), "--xds-protocol", protocol.c_str(), "--grpc-listen", "127.0.0.1:0", "--health-listen", "",
+          source.c_str(), "--xds-protocol", protocol.c_str(), "--grpc-listen", "127.0.0.1:0", "--health-listen", "", "--admin-listen", "",
           nullptr);
     _exit(127);
   }

@@ -81,6 +81,7 @@ struct StreamRoute {
   std::string server_addr;  // "10.96.0.7", "fd00::7"; "127.0.0.1"/"::1" for a wildcard listener
   uint32_t server_port = 0;
   std::string upstream_id;
+  std::string source;  // not encoded (the schema has no desc): the listener and chain, for /config_dump
 };
 
 std::string EncodeJson(const Route& route);

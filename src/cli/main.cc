@@ -7,6 +7,7 @@
 #include "cli/iptables_command.h"
 #include "cli/precheck_command.h"
 #include "cli/sidecar_command.h"
+#include "cli/status_command.h"
 #include "config/iptables_config.h"
 #include "config/sidecar_config.h"
 
@@ -42,6 +43,11 @@ int main(int argc, char** argv) {
 
   CLI::App* version = app.add_subcommand("version", "print the version and exit");
 
+  std::string status_admin = "127.0.0.1:15000";
+  CLI::App* status = app.add_subcommand(
+      "status", "ask a running agent's admin endpoint how it is synced (xDS per type, etcd, APISIX objects)");
+  status->add_option("--admin-listen", status_admin, "the agent's admin endpoint, IP:port")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -52,6 +58,7 @@ int main(int argc, char** argv) {
     std::cout << "apisix-mesh-agent " << AGENT_VERSION << "\n";
     return 0;
   }
+  if (status->parsed()) return agent::cli::RunStatus(status_admin);
   if (iptables->parsed()) return agent::cli::RunIptables(std::move(iptables_config));
   if (cleanup->parsed()) return agent::cli::RunCleanupIptables(std::move(cleanup_config));
   if (precheck->parsed()) return agent::cli::RunPrecheck(precheck_config);

@@ -22,6 +22,7 @@
 #include "apisix/bundle_config.h"
 #include "apisix/key_layout.h"
 #include "cli/apisix_bundle.h"
+#include "cli/observability.h"
 #include "cli/shutdown_control.h"
 #include "common/atomic_file.h"
 #include "common/logging.h"
@@ -78,6 +79,7 @@ int RunSidecar(config::SidecarConfig config) {
   log::Level level;
   if (auto s = log::ParseLevel(config.log_level, &level); !s.ok()) return Fail(s.message());
   if (auto s = log::Configure(level, config.log_output); !s.ok()) return Fail(s.message());
+  log::SetFormat(config.log_format == "json" ? log::Format::kJson : log::Format::kText);
 
   auto initial_revision = store::InitialRevision(config.revision_file, absl::ToUnixMillis(absl::Now()));
   if (!initial_revision.ok()) return Fail(absl::StrCat("--revision-file: ", initial_revision.status().message()));
@@ -132,6 +134,7 @@ int RunSidecar(config::SidecarConfig config) {
   reconcile::Reconciler reconciler(store, apisix::KeyLayout(config.etcd_key_prefix, line), translate_options,
                                    std::move(front_table_sink));
   reconciler.Initialize();
+  Observability observability(store, reconciler, apisix::KeyLayout(config.etcd_key_prefix, line));
 
   etcd::EtcdApiOptions api_options;
   api_options.user = config.etcd_user;
@@ -146,6 +149,8 @@ int RunSidecar(config::SidecarConfig config) {
                                                       "configuration instead"));
   };
   api_options.metrics = [&reconciler] { return reconciler.Metrics(); };
+  api_options.observe = [&observability](absl::string_view method, absl::string_view protocol, absl::StatusCode code,
+                                         double seconds) { observability.ObserveEtcd(method, protocol, code, seconds); };
   etcd::EtcdServer server(store, config.listen, std::move(api_options));
   if (auto s = server.Start(); !s.ok()) {
     log::Error("%s", s.message());
@@ -156,8 +161,11 @@ int RunSidecar(config::SidecarConfig config) {
   log::Info("etcd v3 API (gRPC and HTTP) listening on %s, key prefix %s, starting at revision %d%s", bound.ToString(),
             config.etcd_key_prefix, store.current_revision(), config.etcd_user.empty() ? "" : ", auth required");
 
+  observability.SetWatchBudget(&server.api().watch_budget());
   auto apply = [&](const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes) {
+    const auto arrived = std::chrono::steady_clock::now();
     reconcile::ApplyStats stats = reconciler.Apply(snapshot, changes);
+    observability.ObserveApply(std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count());
     log::Info("applied xDS (%d resources): %d routes, %d upstreams, %d stream routes, %d puts, %d deletes, %d "
               "skipped; revision %d",
               snapshot.size(), stats.routes, stats.upstreams, stats.stream_routes, stats.puts, stats.deletes,
@@ -182,6 +190,18 @@ int RunSidecar(config::SidecarConfig config) {
     config::ListenAddress health_bound = *config.health;
     health_bound.port = health_server.port();
     log::Info("health checks on http://%s/healthz/live and /healthz/ready", health_bound.ToString());
+  }
+  if (config.admin) {
+    if (auto s = observability.StartAdmin(*config.admin, config.admin_allow_remote); !s.ok()) {
+      log::Error("%s", s.message());
+      health_server.Stop();
+      server.Stop();
+      return 1;
+    }
+    config::ListenAddress admin_bound = *config.admin;
+    admin_bound.port = observability.admin_port();
+    log::Info("admin endpoint on http://%s (/stats/prometheus, /config_dump, /syncz, /logging)%s",
+              admin_bound.ToString(), config.admin_allow_remote ? ", answering every peer" : "");
   }
 
   // Runs once, on the io thread: the first configuration is served (or the wait timed out).
@@ -215,6 +235,7 @@ int RunSidecar(config::SidecarConfig config) {
         config,
         [&](const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges& changes) { apply(snapshot, &changes); },
         [&] { boost::asio::post(io, config_served); });
+    observability.SetXdsSource(ads_client.get(), nullptr);
     ads_client->Start();
   } else {
     file_source = std::make_unique<xds::FileSource>(
@@ -224,6 +245,7 @@ int RunSidecar(config::SidecarConfig config) {
       server.Stop();
       return 1;
     }
+    observability.SetXdsSource(nullptr, file_source.get());
     boost::asio::post(io, config_served);  // the files were read and applied by Start()
   }
   boost::asio::steady_timer ready_timer(io, std::chrono::seconds(config.ready_timeout_seconds));
@@ -239,6 +261,8 @@ int RunSidecar(config::SidecarConfig config) {
   io.run();
   // APISIX goes first, while the agent still serves it its configuration.
   if (apisix_runner) apisix_runner->Stop();
+  observability.Stop();  // before the sources it reads go away
+  observability.SetXdsSource(nullptr, nullptr);
   if (file_source) file_source->Stop();
   if (ads_client) ads_client->Stop();
   health_server.Stop();

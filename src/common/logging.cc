@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -14,6 +15,7 @@ namespace agent::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+std::atomic<int> g_format{static_cast<int>(Format::kText)};
 std::mutex g_mutex;
 FILE* g_out = stderr;
 std::string g_path;  // the file behind g_out; empty for stderr/stdout
@@ -64,11 +66,75 @@ absl::Status Reopen() {
   return absl::OkStatus();
 }
 
+void SetLevel(Level level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+
+Level CurrentLevel() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
+
+absl::string_view LevelName(Level level) { return kLevelNames[static_cast<int>(level)]; }
+
+absl::Status ParseFormat(absl::string_view text, Format* format) {
+  if (text == "text" || text == "json") {
+    *format = text == "text" ? Format::kText : Format::kJson;
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--log-format: unknown format \"", text, "\" (accepted: text, json)"));
+}
+
+void SetFormat(Format format) { g_format.store(static_cast<int>(format), std::memory_order_relaxed); }
+
+namespace {
+
+void AppendJsonString(std::string& out, absl::string_view text) {
+  out += '"';
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppend(&out, "\\u00", absl::string_view("0123456789abcdef" + (c >> 4), 1),
+                          absl::string_view("0123456789abcdef" + (c & 15), 1));
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+// "xds-v3-grpc: NACK ..." → ("xds-v3-grpc", "NACK ..."): the component a message names first (one
+// word, or one of the two-word components), else "agent".
+std::pair<absl::string_view, absl::string_view> Logger(absl::string_view message) {
+  const size_t colon = message.find(": ");
+  if (colon == absl::string_view::npos || colon == 0 || colon > 24) return {"agent", message};
+  const absl::string_view prefix = message.substr(0, colon);
+  if (prefix == "bundle mode" || prefix == "mesh front") return {prefix, message.substr(colon + 2)};
+  for (char c : prefix) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return {"agent", message};
+  }
+  return {prefix, message.substr(colon + 2)};
+}
+
+}  // namespace
+
 bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
 void Write(Level level, absl::string_view message) {
-  std::string line = absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
-                                   kLevelNames[static_cast<int>(level)], " ", message, "\n");
+  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  std::string line;
+  if (g_format.load(std::memory_order_relaxed) == static_cast<int>(Format::kJson)) {
+    const auto [logger, text] = Logger(message);
+    line = absl::StrCat("{\"time\":\"", time, "\",\"level\":\"", kLevelNames[static_cast<int>(level)], "\",\"logger\":");
+    AppendJsonString(line, logger);
+    line += ",\"message\":";
+    AppendJsonString(line, text);
+    line += "}\n";
+  } else {
+    line = absl::StrCat(time, " ", kLevelNames[static_cast<int>(level)], " ", message, "\n");
+  }
   std::lock_guard<std::mutex> lock(g_mutex);
   std::fwrite(line.data(), 1, line.size(), g_out);
   std::fflush(g_out);

@@ -18,6 +18,17 @@ absl::Status ParseLevel(absl::string_view text, Level* level);
 // output: "stderr", "stdout", or a file path (opened for append).
 absl::Status Configure(Level level, absl::string_view output);
 
+// At run time (the admin endpoint's POST /logging?level=).
+void SetLevel(Level level);
+Level CurrentLevel();
+absl::string_view LevelName(Level level);
+
+// text: "2026-12-02T00:53:01.123Z info xds-v3-grpc: ..."; json: one object per line with time,
+// level, logger (a message's "component: " prefix, else "agent") and message.
+enum class Format { kText, kJson };
+absl::Status ParseFormat(absl::string_view text, Format* format);
+void SetFormat(Format format);
+
 // Opens the --log-output file again (after a rotation moved it); nothing for stderr/stdout.
 absl::Status Reopen();
 

@@ -113,6 +113,13 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
   app.add_option("--health-listen", c.health_listen,
                  "address of /healthz/live and /healthz/ready for kubelet probes, IP:port (\"\" turns it off)")
       ->capture_default_str();
+  app.add_option("--admin-listen", c.admin_listen,
+                 "the admin endpoint, IP:port: /stats/prometheus, /config_dump, /syncz, /logging (\"\" turns it off)")
+      ->capture_default_str();
+  app.add_flag("--admin-allow-remote", c.admin_allow_remote,
+               "let the admin endpoint answer peers that are not on loopback (it shows the whole mesh configuration)");
+  app.add_option("--log-format", c.log_format, "text | json (one object per line: time, level, logger, message)")
+      ->capture_default_str();
   app.add_option("--apisix-port", c.apisix_port, "bundle mode: APISIX's HTTP port for captured outbound traffic")
       ->capture_default_str();
   app.add_option("--apisix-inbound-capture-port", c.apisix_inbound_port,
@@ -305,6 +312,12 @@ absl::Status Validate(SidecarConfig& c) {
     if (!health.ok()) return absl::InvalidArgumentError(absl::StrCat("--health-listen: ", health.status().message()));
     c.health = *health;
   }
+  if (!c.admin_listen.empty()) {
+    auto admin = ParseListenAddress(c.admin_listen);
+    if (!admin.ok()) return absl::InvalidArgumentError(absl::StrCat("--admin-listen: ", admin.status().message()));
+    c.admin = *admin;
+  }
+  if (auto s = CheckOneOf("--log-format", c.log_format, {"text", "json"}); !s.ok()) return s;
 
   if (!absl::StartsWith(c.etcd_key_prefix, "/") || c.etcd_key_prefix.size() < 2 ||
       absl::EndsWith(c.etcd_key_prefix, "/")) {

@@ -52,6 +52,9 @@ struct SidecarConfig {
   std::string xds_protocol = "sotw";      // sotw | delta: which ADS method to use
   int ready_timeout_seconds = 60;         // ready (and APISIX started) at the latest this long after start
   std::string health_listen = "127.0.0.1:15021";  // /healthz/live and /healthz/ready; "" = off
+  std::string admin_listen = "127.0.0.1:15000";   // metrics, config dump, sync status, log level; "" = off
+  bool admin_allow_remote = false;                 // answer admin requests from peers not on loopback
+  std::string log_format = "text";                 // text | json
   // Bundle mode: APISIX's own listeners, which the iptables rules redirect to.
   int apisix_port = 9080;                 // outbound capture (node_listen)
   int apisix_inbound_port = 9081;         // inbound capture
@@ -69,6 +72,7 @@ struct SidecarConfig {
   // Filled by Validate().
   ListenAddress listen;
   std::optional<ListenAddress> health;  // unset when --health-listen is ""
+  std::optional<ListenAddress> admin;   // unset when --admin-listen is ""
   std::string xds_target;  // host:port of --xds-config-source
   bool xds_tls = false;    // grpcs://
   // Original destinations: the module bundle mode loads ("" = none), and the variable routes and

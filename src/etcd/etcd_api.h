@@ -33,6 +33,10 @@ struct EtcdApiOptions {
   std::chrono::seconds idle_timeout{300};
   // Prometheus text for GET /metrics (etcd serves its metrics on the client port too); empty = none.
   std::function<std::string()> metrics;
+  // Called after every unary request (gRPC or the HTTP gateway): the method (gRPC's full name, or
+  // the gateway's path), the protocol ("grpc" | "http"), the answer's code and the time taken.
+  std::function<void(absl::string_view method, absl::string_view protocol, absl::StatusCode code, double seconds)>
+      observe;
 };
 
 // etcd's answer for a version probe; the agent behaves as etcd 3.5 towards clients.
@@ -48,6 +52,9 @@ class EtcdApi {
   size_t max_request_bytes() const { return options_.max_request_bytes; }
   std::chrono::seconds idle_timeout() const { return options_.idle_timeout; }
   std::string Metrics() const;
+  void Observe(absl::string_view method, absl::string_view protocol, absl::StatusCode code, double seconds) const {
+    if (options_.observe) options_.observe(method, protocol, code, seconds);
+  }
   bool auth_enabled() const { return !options_.user.empty(); }
   WatchBudget& watch_budget() { return watch_budget_; }
 

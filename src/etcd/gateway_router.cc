@@ -1,6 +1,7 @@
 #include "etcd/gateway_router.h"
 #include "etcd/status_or.h"
 
+#include <chrono>
 #include <functional>
 #include <map>
 
@@ -89,6 +90,20 @@ std::string CanonicalPath(absl::string_view target) {
   return LeaseAlias(std::move(path));
 }
 
+// The gRPC method a gateway path stands for: one `method` label for both protocols.
+absl::string_view MethodOf(const std::string& path) {
+  static const std::map<std::string, std::string, std::less<>> kMethods = {
+      {"/v3/kv/range", "Range"},           {"/v3/kv/put", "Put"},
+      {"/v3/kv/deleterange", "DeleteRange"}, {"/v3/kv/txn", "Txn"},
+      {"/v3/kv/compaction", "Compact"},    {"/v3/lease/grant", "LeaseGrant"},
+      {"/v3/lease/revoke", "LeaseRevoke"}, {"/v3/lease/keepalive", "LeaseKeepAlive"},
+      {"/v3/lease/timetolive", "LeaseTimeToLive"}, {"/v3/lease/leases", "LeaseLeases"},
+      {"/v3/maintenance/status", "Status"}, {"/v3/cluster/member/list", "MemberList"},
+      {"/v3/auth/authenticate", "Authenticate"}};
+  auto it = kMethods.find(path);
+  return it == kMethods.end() ? absl::string_view("other") : absl::string_view(it->second);
+}
+
 std::optional<GatewayReply> HandleUnaryRequest(EtcdApi& api, absl::string_view method, absl::string_view target,
                                                absl::string_view token, const std::string& body) {
   const std::string path = CanonicalPath(target);
@@ -119,7 +134,13 @@ std::optional<GatewayReply> HandleUnaryRequest(EtcdApi& api, absl::string_view m
     if (absl::Status s = api.Authorize(token); !s.ok()) return Error(s);
   }
   if (is_watch) return std::nullopt;
-  return route->second(api, body);
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<GatewayReply> reply = route->second(api, body);
+  api.Observe(MethodOf(path), "http", reply && reply->status < 400 ? absl::StatusCode::kOk
+                            : reply && reply->status < 500 ? absl::StatusCode::kInvalidArgument
+                                                           : absl::StatusCode::kInternal,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return reply;
 }
 
 }  // namespace agent::etcd

@@ -1,6 +1,7 @@
 #include "etcd/grpc_services.h"
 #include "etcd/status_or.h"
 
+#include <chrono>
 #include <mutex>
 
 #include <grpcpp/support/proto_buffer_reader.h>
@@ -33,8 +34,9 @@ std::string TokenOf(const grpc::CallbackServerContext* context) {
 
 // Every unary call: parse, authorize, check the size, run, answer.
 template <typename Request, typename Call>
-grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, EtcdApi& api, const grpc::ByteBuffer* raw,
-                                grpc::ByteBuffer* out, Call call, bool needs_auth = true) {
+grpc::ServerUnaryReactor* Unary(const char* method, grpc::CallbackServerContext* context, EtcdApi& api,
+                                const grpc::ByteBuffer* raw, grpc::ByteBuffer* out, Call call, bool needs_auth = true) {
+  const auto started = std::chrono::steady_clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   Request request;
   grpc::ByteBuffer bytes(*raw);  // shares the slices; Deserialize consumes its argument
@@ -42,6 +44,8 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, EtcdApi& a
     reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL,
                                  absl::StrCat("grpc: error unmarshalling request: cannot parse ",
                                               Request::descriptor()->full_name())));
+    api.Observe(method, "grpc", absl::StatusCode::kInternal,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return reactor;
   }
   absl::Status status = needs_auth ? api.Authorize(TokenOf(context)) : absl::OkStatus();
@@ -59,6 +63,8 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, EtcdApi& a
     }
   }
   reactor->Finish(ToGrpcStatus(status));
+  api.Observe(method, "grpc", status.code(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return reactor;
 }
 
@@ -179,8 +185,8 @@ class KeepAliveReactor final : public grpc::ServerBidiReactor<LeaseKeepAliveRequ
   grpc::ServerUnaryReactor* Service::Method(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request, \
                                             grpc::ByteBuffer* response) {                                          \
     return Unary<etcdserverpb::Request>(                                                                           \
-        context, api_, request, response, [this](const etcdserverpb::Request& r) { return call; }                 \
-        __VA_OPT__(, ) __VA_ARGS__);                                                                               \
+        #Method, context, api_, request, response,                                                                 \
+        [this](const etcdserverpb::Request& r) { return call; } __VA_OPT__(, ) __VA_ARGS__);                       \
   }
 
 AGENT_UNARY(KvService, Range, RangeRequest, RangeResponse, api_.Range(r))

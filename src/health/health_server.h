@@ -8,14 +8,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <thread>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "absl/status/status.h"
-#include "common/accept_backoff.h"
 #include "config/listen_address.h"
+#include "health/http_endpoint.h"
 #include "health/readiness.h"
 
 namespace agent::health {
@@ -24,22 +20,17 @@ class HealthServer {
  public:
   // `on_quit` runs on the server's thread when /quitquitquit is posted; it must not block.
   explicit HealthServer(const Readiness& readiness, std::function<void()> on_quit = nullptr);
-  ~HealthServer();
 
-  absl::Status Start(const config::ListenAddress& listen);
-  void Stop();  // idempotent
-  uint16_t port() const { return port_; }
+  absl::Status Start(const config::ListenAddress& listen) { return endpoint_.Start(listen); }
+  void Stop() { endpoint_.Stop(); }  // idempotent
+  uint16_t port() const { return endpoint_.port(); }
 
  private:
-  void Accept();
+  HttpReply Handle(const HttpRequest& request) const;
 
   const Readiness& readiness_;
   std::function<void()> on_quit_;
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::thread thread_;
-  AcceptBackoff accept_backoff_;
-  uint16_t port_ = 0;
+  HttpEndpoint endpoint_;
 };
 
 }  // namespace agent::health

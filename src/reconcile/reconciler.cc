@@ -92,10 +92,18 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot, const xds::S
   std::set<std::string> reported = Report(translation.skipped);
 
   std::map<std::string, std::string> desired;
-  for (const apisix::Upstream& u : translation.upstreams) desired.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
-  for (const apisix::Route& r : translation.routes) desired.emplace(layout_.RouteKey(r.id), EncodeJson(r));
+  std::map<std::string, std::string> sources;
+  for (const apisix::Upstream& u : translation.upstreams) {
+    desired.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
+    sources.emplace(layout_.UpstreamKey(u.id), u.desc);
+  }
+  for (const apisix::Route& r : translation.routes) {
+    desired.emplace(layout_.RouteKey(r.id), EncodeJson(r));
+    sources.emplace(layout_.RouteKey(r.id), r.desc);
+  }
   for (const apisix::StreamRoute& r : translation.stream_routes) {
     desired.emplace(layout_.StreamRouteKey(r.id), EncodeJson(r));
+    sources.emplace(layout_.StreamRouteKey(r.id), r.source);
   }
 
   ApplyStats stats;
@@ -116,6 +124,7 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot, const xds::S
     }
     Commit(std::move(desired), deletes, stats);
     reported_ = std::move(reported);
+    sources_ = std::move(sources);
   }
   if (front_table_sink_ && translation.front_table != front_table_) {
     front_table_ = std::move(translation.front_table);
@@ -127,6 +136,21 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot, const xds::S
 }  // namespace agent::reconcile
 
 namespace agent::reconcile {
+
+std::map<std::string, std::string> Reconciler::Sources() const {
+  std::lock_guard lock(mutex_);
+  return sources_;
+}
+
+std::vector<std::string> Reconciler::Skipped() const {
+  std::lock_guard lock(mutex_);
+  return std::vector<std::string>(reported_.begin(), reported_.end());
+}
+
+ApplyStats Reconciler::last() const {
+  std::lock_guard lock(mutex_);
+  return last_;
+}
 
 bool Reconciler::Owns(const std::string& key) const {
   std::shared_lock lock(owned_mutex_);

@@ -10,6 +10,7 @@
 #include <shared_mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "apisix/key_layout.h"
 #include "store/kv_store.h"
@@ -52,6 +53,12 @@ class Reconciler {
   // Prometheus text: what the last update produced and what it had to leave out.
   std::string Metrics() const;
 
+  // /config_dump: which xDS resource each key served was translated from, and what the current
+  // configuration leaves out (one line per finding).
+  std::map<std::string, std::string> Sources() const;
+  std::vector<std::string> Skipped() const;
+  ApplyStats last() const;
+
  private:
   // Logs what was newly left out; returns the lines of `skipped`.
   std::set<std::string> Report(const translate::Diagnostics& skipped);
@@ -69,6 +76,7 @@ class Reconciler {
   mutable std::shared_mutex owned_mutex_;
   std::set<std::string> owned_;  // the keys of applied_, plus those being committed
   std::set<std::string> reported_;             // skipped features already logged
+  std::map<std::string, std::string> sources_;  // key → the xDS resource it came from (guarded by mutex_)
   ApplyStats last_;                             // guarded by mutex_
   size_t applies_ = 0;
 };

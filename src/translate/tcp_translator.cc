@@ -188,6 +188,7 @@ TcpTranslation TranslateTcp(const std::vector<TcpChain>& chains, const std::vect
       route.server_addr = address;
       route.server_port = chain.where.port;
       route.upstream_id = known->second;
+      route.source = absl::StrCat("xds listener ", chain.listener, ", filter chain ", chain.chain);
       out.stream_routes.push_back(std::move(route));
     }
   }

@@ -157,8 +157,50 @@ AdsStreamResult AdsClient::RunStream() {
     if (stopping_) return {};
   }
   ++streams_opened_;
-  AdsStreamEnv env{*stub, *context_, options_.node, state_, state_mutex_, [this] { Publish(); }};
-  return options_.delta ? RunDeltaStream(env) : RunStateOfTheWorldStream(env);
+  AdsStreamEnv env{*stub, *context_, options_.node, state_, state_mutex_, [this] {
+                     if (!connected_.exchange(true)) {
+                       stream_since_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count();
+                     }
+                     Publish();
+                   }};
+  AdsStreamResult result = options_.delta ? RunDeltaStream(env) : RunStateOfTheWorldStream(env);
+  connected_ = false;
+  return result;
+}
+
+XdsDump AdsClient::Dump() const {
+  XdsDump dump;
+  std::lock_guard lock(state_mutex_);
+  dump.snapshot = state_.snapshot();
+  std::map<std::string, TypeSyncStatus> exchange;
+  for (TypeSyncStatus& s : state_.SyncStatus()) exchange[s.type] = std::move(s);
+  auto add = [&](const std::string& type, const auto& resources) {
+    const std::map<std::string, std::string> versions = state_.ResourceVersions(type);  // Delta only
+    for (const auto& [name, resource] : resources) {
+      auto v = versions.find(name);
+      dump.origins[type][name] = ResourceOrigin{v != versions.end() ? v->second : exchange[type].accepted_version,
+                                                "ads " + options_.target, exchange[type].last_response};
+    }
+  };
+  add(kListenerType, dump.snapshot.listeners);
+  add(kRouteConfigurationType, dump.snapshot.route_configurations);
+  add(kClusterType, dump.snapshot.clusters);
+  add(kClusterLoadAssignmentType, dump.snapshot.cluster_load_assignments);
+  return dump;
+}
+
+AdsClient::Status AdsClient::GetStatus() const {
+  Status s;
+  s.control_plane = options_.target;
+  s.protocol = options_.delta ? "delta" : "sotw";
+  s.connected = connected_.load();
+  s.stream_since = std::chrono::system_clock::time_point(std::chrono::milliseconds(stream_since_ms_.load()));
+  s.streams_opened = streams_opened_.load();
+  std::lock_guard lock(state_mutex_);
+  s.types = state_.SyncStatus();
+  return s;
 }
 
 }  // namespace agent::xds

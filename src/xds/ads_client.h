@@ -25,6 +25,7 @@
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "xds/ads_stream.h"
 #include "xds/ads_subscriptions.h"
+#include "xds/xds_dump.h"
 
 namespace agent::xds {
 
@@ -61,6 +62,19 @@ class AdsClient {
 
   // For tests and logs: how many streams were opened so far.
   int streams_opened() const { return streams_opened_.load(); }
+
+  // /syncz: the control plane, the current stream, and each type's exchange.
+  struct Status {
+    std::string control_plane;
+    std::string protocol;  // "sotw" | "delta"
+    bool connected = false;  // a stream has delivered a response and is open
+    std::chrono::system_clock::time_point stream_since{};
+    int streams_opened = 0;  // reconnects = streams_opened - 1
+    std::vector<TypeSyncStatus> types;
+  };
+  Status GetStatus() const;
+  // /config_dump: what is held now, with each resource's version and response time.
+  XdsDump Dump() const;
   bool ready() const { return ready_.load(); }
 
  private:
@@ -70,6 +84,8 @@ class AdsClient {
   void Tick();  // every second: the absent-resource rule
   void Publish();     // with state_mutex_ held: the snapshot to on_update_, unless warming
   void CheckReady();  // with state_mutex_ held
+  std::atomic<bool> connected_{false};
+  std::atomic<int64_t> stream_since_ms_{0};
 
   const AdsClientOptions options_;
   UpdateCallback on_update_;
@@ -84,7 +100,7 @@ class AdsClient {
   std::mutex sleep_mutex_;
   std::condition_variable sleep_cv_;
 
-  std::mutex state_mutex_;
+  mutable std::mutex state_mutex_;
   AdsSubscriptions state_;
   bool held_ = false;  // an update waits for warming resources
   bool published_once_ = false;

@@ -244,3 +244,39 @@ void AdsSubscriptions::Forget(const std::string& type, const std::string& name) 
 }
 
 }  // namespace agent::xds
+
+namespace agent::xds {
+
+void AdsSubscriptions::RecordResponse(const std::string& type, const std::string& nonce) {
+  TypeSyncStatus& s = exchange_[type];
+  ++s.responses;
+  s.last_nonce = nonce;
+  s.last_response = std::chrono::system_clock::now();
+}
+
+void AdsSubscriptions::RecordAck(const std::string& type) { ++exchange_[type].acks; }
+
+void AdsSubscriptions::RecordNack(const std::string& type, const std::string& detail) {
+  TypeSyncStatus& s = exchange_[type];
+  ++s.nacks;
+  s.last_nack = detail;
+  s.last_nack_time = std::chrono::system_clock::now();
+}
+
+std::vector<TypeSyncStatus> AdsSubscriptions::SyncStatus() const {
+  std::vector<TypeSyncStatus> out;
+  for (const char* type : kAdsTypes) {
+    TypeSyncStatus s;
+    if (auto it = exchange_.find(type); it != exchange_.end()) s = it->second;
+    s.type = type;
+    s.wildcard = IsWildcardType(type);
+    s.subscribed_names = s.wildcard ? 0 : names(type).size();
+    s.accepted_version = accepted_version(type);
+    s.resources = snapshot_.CountOf(type);
+    if (auto it = pending_.find(type); it != pending_.end()) s.pending = it->second.size();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace agent::xds

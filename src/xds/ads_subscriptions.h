@@ -30,9 +30,30 @@ bool IsWildcardType(const std::string& type);
 inline constexpr const char* kAdsTypes[] = {kClusterType, kClusterLoadAssignmentType, kListenerType,
                                             kRouteConfigurationType};
 
+// What /syncz shows of one type (istioctl proxy-status's view of one proxy).
+struct TypeSyncStatus {
+  std::string type;
+  size_t resources = 0;
+  size_t subscribed_names = 0;  // the named types; wildcard types subscribe to everything
+  bool wildcard = false;
+  std::string accepted_version;
+  std::string last_nonce;
+  uint64_t responses = 0, acks = 0, nacks = 0;
+  std::chrono::system_clock::time_point last_response{};
+  std::string last_nack;  // the NACK's error detail
+  std::chrono::system_clock::time_point last_nack_time{};
+  size_t pending = 0;  // asked for, not delivered yet (warming)
+};
+
 class AdsSubscriptions {
  public:
   using Clock = std::chrono::steady_clock;
+
+  // The exchange, for /syncz and the metrics: a response of `type` arrived, and was ACKed or NACKed.
+  void RecordResponse(const std::string& type, const std::string& nonce);
+  void RecordAck(const std::string& type);
+  void RecordNack(const std::string& type, const std::string& detail);
+  std::vector<TypeSyncStatus> SyncStatus() const;
 
   // A SotW response. Cluster and Listener responses are the complete state (a resource missing
   // from it was deleted); the named types are upserts by name. A resource that does not decode is
@@ -90,6 +111,7 @@ class AdsSubscriptions {
   std::map<std::string, std::string> accepted_;                             // type → version
   std::map<std::string, std::map<std::string, Clock::time_point>> pending_;  // asked, not delivered; "*" = the type
   std::set<std::string> received_types_;
+  std::map<std::string, TypeSyncStatus> exchange_;  // type → counters, nonce, last NACK
   bool initial_round_complete_ = false;
 };
 

@@ -66,10 +66,13 @@ class DeltaStream {
         env_.state.ApplyDelta(type, response.resources(), response.removed_resources());
     DeltaDiscoveryRequest ack = NewRequest(type);
     ack.set_response_nonce(response.nonce());
+    env_.state.RecordResponse(type, response.nonce());
     if (errors.empty()) {
       env_.state.set_accepted_version(type, response.system_version_info());
+      env_.state.RecordAck(type);
     } else {
       const std::string message = RejectionMessage(errors, response.system_version_info());
+      env_.state.RecordNack(type, message);
       log::Warn("xds-v3-grpc: NACK %s (delta): %s", type, message);
       ack.mutable_error_detail()->set_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
       ack.mutable_error_detail()->set_message(message);

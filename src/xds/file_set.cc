@@ -52,7 +52,8 @@ absl::Status FileSet::Commit(const std::string& path, Decoded decoded, bool* cha
     log::Debug("xds file %s: skipped an Any of unknown type %s", path, type);
   }
   for (const std::string& skipped : decoded.report.skipped_resources) log::Warn("xds file %s: skipped %s", path, skipped);
-  files_.insert_or_assign(path, FileState{decoded.content_hash, std::move(decoded.resources)});
+  files_.insert_or_assign(path,
+                          FileState{decoded.content_hash, std::move(decoded.resources), std::chrono::system_clock::now()});
   *changed = true;
   return absl::OkStatus();
 }
@@ -92,6 +93,21 @@ void MergeInto(Map& into, const Map& from, const std::string& path, absl::string
   }
 }
 }  // namespace
+
+XdsDump FileSet::Dump() const {
+  XdsDump dump;
+  dump.snapshot = Merge();
+  for (const auto& [path, state] : files_) {  // path order: a later file's definition wins, as in Merge
+    const ResourceOrigin origin{"", path, state.loaded};
+    for (const auto& [name, r] : state.resources.listeners) dump.origins[kListenerType][name] = origin;
+    for (const auto& [name, r] : state.resources.route_configurations) dump.origins[kRouteConfigurationType][name] = origin;
+    for (const auto& [name, r] : state.resources.clusters) dump.origins[kClusterType][name] = origin;
+    for (const auto& [name, r] : state.resources.cluster_load_assignments) {
+      dump.origins[kClusterLoadAssignmentType][name] = origin;
+    }
+  }
+  return dump;
+}
 
 ResourceSnapshot FileSet::Merge() const {
   ResourceSnapshot merged;

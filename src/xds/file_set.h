@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "xds/resource_snapshot.h"
+#include "xds/xds_dump.h"
 
 namespace agent::xds {
 
@@ -29,11 +30,14 @@ class FileSet {
 
   // Union over files in path order; a name defined by two files resolves to the later path.
   ResourceSnapshot Merge() const;
+  // The union and, for each resource, the file it comes from and when that file was loaded.
+  XdsDump Dump() const;
 
  private:
   struct FileState {
     uint64_t content_hash = 0;  // not the content: at mesh scale that is tens of MB kept for nothing
     ResourceSnapshot resources;
+    std::chrono::system_clock::time_point loaded{};
   };
   struct Decoded {
     uint64_t content_hash = 0;

@@ -143,6 +143,7 @@ void FileSource::Reload() {
     if (IsRegularFile(path)) present.push_back(path);
   }
   std::vector<bool> file_changed;
+  std::unique_lock files_lock(files_mutex_);  // decoding included: Dump() waits for a whole reload
   const std::vector<absl::Status> statuses = files_.LoadAll(present, &file_changed);
   for (size_t i = 0; i < present.size(); ++i) {
     if (!statuses[i].ok()) {
@@ -160,7 +161,15 @@ void FileSource::Reload() {
       changed = true;
     }
   }
-  if (changed) on_update_(files_.Merge());
+  if (!changed) return;
+  ResourceSnapshot merged = files_.Merge();
+  files_lock.unlock();
+  on_update_(merged);
+}
+
+XdsDump FileSource::Dump() const {
+  std::lock_guard lock(files_mutex_);
+  return files_.Dump();
 }
 
 }  // namespace agent::xds

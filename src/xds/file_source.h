@@ -2,6 +2,8 @@
 // (writes, editors' rename-into-place, deletions), publishing the merged resources on each change.
 #pragma once
 
+#include <mutex>
+
 #include <functional>
 #include <map>
 #include <set>
@@ -31,6 +33,9 @@ class FileSource {
   absl::Status Start();
   void Stop();
 
+  // /config_dump: what the files hold now (any thread).
+  XdsDump Dump() const;
+
  private:
   struct WatchedDir {
     std::string dir;
@@ -53,6 +58,7 @@ class FileSource {
   bool reload_scheduled_ = false;
   std::map<int, WatchedDir> watches_;  // by inotify watch descriptor
   std::set<std::string> dirty_;
+  mutable std::mutex files_mutex_;  // files_: written on the io thread, read by Dump()
   FileSet files_;
   alignas(8) char buffer_[64 * 1024];
 };

@@ -27,6 +27,13 @@ struct ResourceSnapshot {
   size_t size() const {
     return listeners.size() + route_configurations.size() + clusters.size() + cluster_load_assignments.size();
   }
+  size_t CountOf(const std::string& type) const {
+    if (type == kListenerType) return listeners.size();
+    if (type == kRouteConfigurationType) return route_configurations.size();
+    if (type == kClusterType) return clusters.size();
+    if (type == kClusterLoadAssignmentType) return cluster_load_assignments.size();
+    return 0;
+  }
 };
 
 }  // namespace agent::xds

@@ -49,14 +49,17 @@ class StateOfTheWorldStream {
     if (!IsSubscribedType(type)) return;
     const std::vector<std::string> errors = env_.state.ApplyStateOfTheWorld(type, response.resources());
     nonces_[type] = response.nonce();
+    env_.state.RecordResponse(type, response.nonce());
     if (errors.empty()) env_.state.set_accepted_version(type, response.version_info());
     const std::vector<std::string> renamed = env_.state.RefreshNames(AdsSubscriptions::Clock::now());
     // APISIX first: an EDS ACK repeats every subscribed name (thousands), which need not delay it.
     env_.changed();
     if (errors.empty()) {
+      env_.state.RecordAck(type);
       Send(type);  // ACK
     } else {
       const std::string message = RejectionMessage(errors, response.version_info());
+      env_.state.RecordNack(type, message);
       log::Warn("xds-v3-grpc: NACK %s: %s", type, message);
       Send(type, message);  // NACK: the previous accepted version, this response's nonce
     }

@@ -37,5 +37,29 @@ TEST(LoggingTest, ReopenFollowsARotation) {
   std::remove((path + ".1").c_str());
 }
 
+// --log-format json: one object per line; the component a message names first is its logger;
+// quotes, backslashes and control characters are escaped.
+TEST(LoggingTest, JsonLinesNameTheLoggerAndEscape) {
+  const std::string path = ::testing::TempDir() + "/agent-json-log-" + std::to_string(::getpid());
+  ASSERT_TRUE(Configure(Level::kInfo, path).ok());
+  SetFormat(Format::kJson);
+  Warn("xds-v3-grpc: NACK \"a\\b\"\tend");
+  Info("no component here");
+  Debug("not written at info");
+  SetFormat(Format::kText);
+  ASSERT_TRUE(Configure(Level::kInfo, "stderr").ok());
+  const std::string text = Read(path);
+  const size_t newline = text.find('\n');
+  ASSERT_NE(newline, std::string::npos);
+  const std::string first = text.substr(0, newline);
+  EXPECT_NE(first.find(R"("level":"warn","logger":"xds-v3-grpc","message":"NACK \"a\\b\"\tend"})"), std::string::npos)
+      << first;
+  EXPECT_NE(text.find(R"("level":"info","logger":"agent","message":"no component here"})"), std::string::npos) << text;
+  EXPECT_EQ(text.find("not written"), std::string::npos);
+  Format format;
+  EXPECT_FALSE(ParseFormat("yaml", &format).ok());
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace agent::log

@@ -46,7 +46,7 @@ run() {
   start_server "$dir" "$SERVER_LOG"
   POD_NAME=details-v1-abc POD_NAMESPACE=default INSTANCE_IP=10.244.0.12 \
     "$AGENT_BIN" sidecar --provisioner xds-v3-grpc --xds-config-source "grpc://$ADS" --xds-protocol "$protocol" \
-    --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 >"$LOG" 2>&1 &
+    --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >"$LOG" 2>&1 &
   AGENT_PID=$!
   wait_for 20 grep -qs "ready in" "$LOG" || { cat "$LOG"; exit 1; }
   ENDPOINT=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$LOG" | head -1)

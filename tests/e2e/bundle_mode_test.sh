@@ -22,7 +22,7 @@ run_bundle() {
   FAKE_APISIX_STATE="$STATE" "$AGENT_BIN" sidecar --run-mode bundle --apisix-bin-path "$FAKE_APISIX" \
     --apisix-openresty-path "$FAKE_APISIX" --drain-duration "${DRAIN:-0}" \
     --apisix-home-path "$HOME_DIR" --apisix-port "$APISIX_PORT" --apisix-inbound-capture-port $((APISIX_PORT + 1)) \
-    --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --mesh-front off "$@" >"$LOG" 2>&1 &
+    --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --mesh-front off "$@" >"$LOG" 2>&1 &
   AGENT_PID=$!
   wait_for 10 grep -qs "health checks on" "$LOG" || { cat "$LOG"; exit 1; }
   HEALTH=$(sed -n 's#.*health checks on http://\([0-9.:]*\)/.*#\1#p' "$LOG")
@@ -95,7 +95,7 @@ check "the warning names the flag" test "$(line_of 'no complete xDS configuratio
 # precheck: one line per check, non-zero when one fails.
 mkdir -p "$work/pre/apisix/conf"
 rc=0; out=$("$AGENT_BIN" precheck --apisix-bin-path "$FAKE_APISIX" --apisix-home-path "$work/pre/apisix" \
-  --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --apisix-port $((APISIX_PORT + 2)) \
+  --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --apisix-port $((APISIX_PORT + 2)) \
   --apisix-inbound-capture-port $((APISIX_PORT + 3)) 2>&1) || rc=$?
 if command -v iptables-restore >/dev/null && [ "$(id -u)" -eq 0 ]; then
   check "precheck passes with a runnable APISIX, iptables and free ports (rc=$rc)" \

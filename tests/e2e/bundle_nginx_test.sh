@@ -45,13 +45,15 @@ run() {  # one start of the agent, with a log of its own ($LOG)
     --apisix-bin-path "$work/standin/apisix_standin.py" --apisix-openresty-path "$NGINX" \
     --apisix-home-path "$work/apisix" --apisix-config-base "$work/base.yaml" --original-dst-module none \
     --apisix-port "$PORT" --apisix-inbound-capture-port $((PORT + 1)) --drain-duration "${DRAIN:-0}" \
-    --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 >"$LOG" 2>&1 &
+    --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >"$LOG" 2>&1 &
   AGENT_PID=$!
   wait_for 20 grep -qs "APISIX serves on port $PORT" "$LOG" || { cat "$LOG"; exit 1; }
   HEALTH=$(sed -n 's#.*health checks on http://\([0-9.:]*\)/.*#\1#p' "$LOG")
 }
 stop() { kill -TERM "$AGENT_PID"; wait_for 15 bash -c "! kill -0 $AGENT_PID 2>/dev/null"; }
-master() { cat "$work/apisix/logs/nginx.pid" 2>/dev/null; }
+# nginx accepts on its sockets before it writes its pid file: wait for the file (a flake in CI,
+# where `m=$(master)` failed under set -e right after "ready").
+master() { wait_for 5 test -s "$work/apisix/logs/nginx.pid" && cat "$work/apisix/logs/nginx.pid"; }
 get() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT$1"; }
 ready_is() { test "$(curl -s -o /dev/null -w '%{http_code}' "http://$HEALTH/healthz/ready")" = "$1"; }
 

@@ -45,7 +45,7 @@ trap 'kill ${AGENT_PID:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 cp "$EXAMPLES/clusters.json" "$EXAMPLES/endpoints.json" "$work/"
 cp "$EXAMPLES/routes.json" "$work/routes.json"
 "$AGENT_BIN" sidecar --xds-watch-files "$work/clusters.json,$work/endpoints.json" --xds-watch-files "$work/routes.json" \
-  --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 >"$work/agent.log" 2>&1 &
+  --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >"$work/agent.log" 2>&1 &
 AGENT_PID=$!
 check "comma-separated and repeated --xds-watch-files are all loaded" wait_for 10 grep -q "5 routes, 3 upstreams" "$work/agent.log"
 kill "$AGENT_PID"; wait "$AGENT_PID" || true

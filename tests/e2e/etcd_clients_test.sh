@@ -10,7 +10,7 @@ export ETCDCTL_API=3
 b64() { printf '%s' "$1" | base64 -w0; }
 
 start() {
-  "$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --revision-file "$work/revision" "$@" \
+  "$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --revision-file "$work/revision" "$@" \
     >"$work/agent.log" 2>&1 &
   AGENT_PID=$!
   wait_for 20 grep -qs "ready in" "$work/agent.log" || { cat "$work/agent.log"; exit 1; }

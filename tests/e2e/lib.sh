@@ -25,7 +25,7 @@ finish() {
 # start_agent AGENT_BIN WATCH_PATH LOG: sets AGENT_PID and ENDPOINT (127.0.0.1:<free port>).
 start_agent() {
   local bin=$1 watch=$2 log=$3
-  "$bin" sidecar --xds-watch-files "$watch" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --log-level debug >"$log" 2>&1 &
+  "$bin" sidecar --xds-watch-files "$watch" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --log-level debug >"$log" 2>&1 &
   AGENT_PID=$!
   wait_for 20 grep -qs "ready in" "$log" || { cat "$log"; echo "agent did not become ready"; exit 1; }
   ENDPOINT=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$log" | head -1)

@@ -77,7 +77,7 @@ check "SIGTERM still ends the agent" bash -c "kill -TERM $AGENT_PID && timeout 1
 echo 5000000000000 >"$work/revision"
 revision_of() { timeout 15 etcdctl --endpoints="$1" get /k -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])'; }
 start_crashable() {
-  "$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen "" \
+  "$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen "" --admin-listen "" \
     --revision-file "$work/revision" >"$work/$1.log" 2>&1 &
   CRASHABLE=$!
   PIDS="$PIDS $CRASHABLE"
@@ -98,7 +98,7 @@ kill -TERM "$CRASHABLE"
 # endpoint moved: /healthz/live is asked every 0.1 s with kubelet's 1 s timeout meanwhile.
 mesh="$work/mesh"
 "$SCALE_GEN" 30000 "$mesh" >/dev/null
-"$AGENT_BIN" sidecar --xds-watch-files "$mesh" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
+"$AGENT_BIN" sidecar --xds-watch-files "$mesh" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   >"$work/big.log" 2>&1 &
 BIG=$!
 PIDS="$PIDS $BIG"
@@ -119,7 +119,7 @@ check "every liveness probe answered within 1 s ($slow of $probes did not)" test
 kill -TERM "$BIG"
 
 # 64 descriptors: the agent's own use is about 20; 120 client connections exhaust them.
-"$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
+"$AGENT_BIN" sidecar --xds-watch-files "$EXAMPLES" --grpc-listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   >"$work/small.log" 2>&1 &
 SMALL=$!
 PIDS="$PIDS $SMALL"

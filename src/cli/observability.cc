@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -86,7 +88,6 @@ void Observability::RegisterMetrics() {
                        {"type"}, [types] { return types([](const auto& t) { return double(t.nacks); }); });
   r.AddGaugeCallback("apisix_mesh_agent_xds_resources", "xDS resources held, by type.", {"type"}, [this] {
     Samples out;
-    xds::ResourceSnapshot counts;
     if (const xds::AdsClient* ads = ads_.load()) {
       for (const auto& t : ads->GetStatus().types) out.push_back({{ShortType(t.type)}, double(t.resources)});
     } else if (const xds::FileSource* files = files_.load()) {
@@ -128,6 +129,13 @@ void Observability::RegisterMetrics() {
                      [this] { return Samples{{{}, double(store_.current_revision())}}; });
   r.AddGaugeCallback("apisix_mesh_agent_store_compacted_revision", "The oldest revision still readable (0: none).", {},
                      [this] { return Samples{{{}, double(store_.compacted_revision())}}; });
+  r.AddGaugeCallback("apisix_mesh_agent_store_keys", "Keys in the store (APISIX objects, placeholders, clients' keys).",
+                     {}, [this] { return Samples{{{}, double(store_.sizes().keys)}}; });
+  r.AddGaugeCallback("apisix_mesh_agent_store_history_bytes",
+                     "Keys and values kept in the watch history (bounded by --max-history-bytes).", {},
+                     [this] { return Samples{{{}, double(store_.sizes().history_bytes)}}; });
+  r.AddGaugeCallback("apisix_mesh_agent_store_history_revisions", "Revisions kept in the watch history.", {},
+                     [this] { return Samples{{{}, double(store_.sizes().history_revisions)}}; });
   r.AddGaugeCallback("apisix_mesh_agent_etcd_watchers", "Open etcd watches, over gRPC and HTTP.", {}, [this] {
     const etcd::WatchBudget* budget = watch_budget_.load();
     return Samples{{{}, double(budget ? budget->in_use() : store_.subscription_count())}};

@@ -3,6 +3,7 @@
 // its config dump and sync status. docs/operations.md lists every metric.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>

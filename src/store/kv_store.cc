@@ -42,6 +42,11 @@ int64_t KvStore::current_revision() const {
   return revision_;
 }
 
+KvStore::Sizes KvStore::sizes() const {
+  std::shared_lock lock(mutex_);
+  return Sizes{keys_.size(), history_.size(), history_events_, history_bytes_};
+}
+
 int64_t KvStore::compacted_revision() const {
   std::shared_lock lock(mutex_);
   return compacted_;

@@ -167,6 +167,14 @@ class KvStore {
   int64_t current_revision() const;
   // etcd's compact revision: the oldest revision still readable and watchable (0 = none).
   int64_t compacted_revision() const;
+  // What the store holds: live keys, and the watch history kept (revisions, events, bytes).
+  struct Sizes {
+    size_t keys = 0;
+    size_t history_revisions = 0;
+    size_t history_events = 0;
+    size_t history_bytes = 0;
+  };
+  Sizes sizes() const;
 
   // Leases (etcd's semantics; expiry deletes the attached keys in one revision).
   absl::StatusOr<LeaseInfo> GrantLease(int64_t id, int64_t ttl_seconds);  // id 0 = choose one

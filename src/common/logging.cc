@@ -95,8 +95,8 @@ void AppendJsonString(std::string& out, absl::string_view text) {
       case '\t': out += "\\t"; break;
       default:
         if (c < 0x20) {
-          absl::StrAppend(&out, "\\u00", absl::string_view("0123456789abcdef" + (c >> 4), 1),
-                          absl::string_view("0123456789abcdef" + (c & 15), 1));
+          static constexpr char kHex[] = "0123456789abcdef";
+          absl::StrAppend(&out, "\\u00", absl::string_view(&kHex[c >> 4], 1), absl::string_view(&kHex[c & 15], 1));
         } else {
           out += static_cast<char>(c);
         }

@@ -1,5 +1,7 @@
 #include "translate/tcp_translator.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -58,6 +60,14 @@ apisix::Upstream StreamUpstream(const apisix::Upstream& http, double idle_second
   return u;
 }
 
+// Whether the front and APISIX can name the destination: an IP address (or none) and a port.
+bool Expressible(const ChainDestination& where) {
+  if (where.port > 65535) return false;
+  if (where.address.empty()) return true;
+  unsigned char bytes[16];
+  return inet_pton(AF_INET, where.address.c_str(), bytes) == 1 || inet_pton(AF_INET6, where.address.c_str(), bytes) == 1;
+}
+
 }  // namespace
 
 std::string FrontKey(const ChainDestination& where) {
@@ -80,7 +90,9 @@ TcpTranslation TranslateTcp(const std::vector<TcpChain>& chains, const std::vect
     e.where = where;
     return e;
   };
-  for (const RouteUse& use : http_uses) entry_of(use.where).http = true;
+  for (const RouteUse& use : http_uses) {
+    if (Expressible(use.where)) entry_of(use.where).http = true;  // others: reported with the TCP chain, if any
+  }
 
   std::map<std::string, std::string> stream_upstream_ids;  // "cluster|idle" or chain → upstream id
   for (const TcpChain& chain : chains) {
@@ -89,6 +101,11 @@ TcpTranslation TranslateTcp(const std::vector<TcpChain>& chains, const std::vect
       skipped.push_back({resource, "filter_chain_match.server_names",
                          "TLS routing by SNI is not translated: the front does not read the ClientHello; the "
                          "destination's other chains carry its connections"});
+      continue;
+    }
+    if (!Expressible(chain.where)) {
+      skipped.push_back({resource, "address", absl::StrCat(chain.where.ToString(), " is not an IP address and port; the "
+                                                           "chain is not translated")});
       continue;
     }
     FrontEntry& entry = entry_of(chain.where);

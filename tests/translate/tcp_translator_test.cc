@@ -185,6 +185,23 @@ TEST(TcpTranslatorTest, OffWithoutTheFrontAndTheEndpointFastPathNeverLeavesAStal
   EXPECT_TRUE(translator.TranslateEndpoints(s, {"outbound|27017||headless"}, skipped) == std::nullopt);
 }
 
+// Found by reading the fuzz target's checks: a listener address that is not an IP (or a port past
+// 65535) would have put a line nginx refuses — refusing the whole table — and a stream route APISIX
+// rejects.
+TEST(TcpTranslatorTest, DestinationsThatAreNotAddressesStayOutOfTheTable) {
+  xds::ResourceSnapshot s;
+  AddEdsCluster(s, "a", {"10.0.0.1"});
+  s.listeners["odd"] = FromJson<Listener>(
+      R"({"name":"odd","address":{"socketAddress":{"address":"not an address","portValue":7000}},
+          "filterChains":[{"filters":[)" + TcpFilter(R"("cluster":"a")") + "]}]}");
+  Translation t = Translate(s, FrontOptions());
+  EXPECT_TRUE(t.stream_routes.empty());
+  EXPECT_EQ(t.front_table.find("not an address"), std::string::npos) << t.front_table;
+  bool reported = false;
+  for (const auto& f : t.skipped) reported |= f.reason.find("is not an IP address and port") != std::string::npos;
+  EXPECT_TRUE(reported);
+}
+
 TEST(TcpTranslatorTest, FrontKeysAreNginxsText) {
   EXPECT_EQ(FrontKey({false, ChainDestination::Family::kAny, "fd00:0::7", 80}), "[fd00::7]:80");
   EXPECT_EQ(FrontKey({false, ChainDestination::Family::kIpv6, "", 80}), "[::]:80");

@@ -1,12 +1,6 @@
 #include "cli/sidecar_command.h"
 
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <chrono>
-#include <filesystem>
 #include <optional>
 #include <fstream>
 #include <iterator>
@@ -19,14 +13,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "apisix/bundle_config.h"
 #include "apisix/key_layout.h"
 #include "cli/apisix_bundle.h"
+#include "cli/mesh_front_setup.h"
 #include "cli/observability.h"
 #include "cli/shutdown_control.h"
-#include "common/atomic_file.h"
 #include "common/logging.h"
-#include "config/mesh_front.h"
 #include "etcd/server.h"
 #include "health/health_server.h"
 #include "health/readiness.h"
@@ -106,33 +98,10 @@ int RunSidecar(config::SidecarConfig config) {
   // are intercepted (an original-destination variable).
   translate_options.bind_direction =
       config.run_mode == config::kRunModeBundle || !config.effective_original_dst_var.empty();
-  std::function<void(const std::string&)> front_table_sink;
-  if (config.mesh_front_enabled) {
-    // The front's directory: its table, and the sockets only APISIX's workers may reach (bundle
-    // mode gives it to their user).
-    std::error_code ec;
-    std::filesystem::create_directories(config.mesh_front_dir_path, ec);
-    if (ec || ::chmod(config.mesh_front_dir_path.c_str(), 0700) != 0) {
-      log::Error("mesh front: cannot create %s: %s", config.mesh_front_dir_path,
-                 ec ? ec.message() : std::strerror(errno));
-      return 1;
-    }
-    translate_options.mesh_front = true;
-    translate_options.http_outbound_socket =
-        absl::StrCat(config.mesh_front_dir_path, "/", apisix::kFrontHttpOutboundSocket);
-    translate_options.http_inbound_socket = absl::StrCat(config.mesh_front_dir_path, "/", apisix::kFrontHttpInboundSocket);
-    translate_options.internal_ports = {config::kFrontHttpDirectPort, config::kFrontStreamPort};
-    front_table_sink = [path = config.mesh_front_table_path](const std::string& table) {
-      if (auto s = WriteFileAtomically(path, table); !s.ok()) {
-        log::Error("mesh front: %s (nginx keeps the previous table)", s.message());
-        return;
-      }
-      log::Info("mesh front: wrote %s (%d destinations)", path,
-                std::count(table.begin(), table.end(), '\n') - 1);
-    };
-  }
+  auto front_table_sink = PrepareMeshFront(config, translate_options);
+  if (!front_table_sink.ok()) return Fail(front_table_sink.status().message());
   reconcile::Reconciler reconciler(store, apisix::KeyLayout(config.etcd_key_prefix, line), translate_options,
-                                   std::move(front_table_sink));
+                                   std::move(*front_table_sink));
   reconciler.Initialize();
   Observability observability(store, reconciler, apisix::KeyLayout(config.etcd_key_prefix, line));
 

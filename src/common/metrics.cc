@@ -71,66 +71,54 @@ std::string Number(double v) {
 
 }  // namespace
 
-Family<Counter>& Registry::AddCounter(const std::string& name, const std::string& help, std::vector<std::string> labels) {
+std::unique_ptr<Registry::Entry> Registry::NewEntry(const std::string& name, const std::string& help, const char* type,
+                                                   std::vector<std::string> labels) {
   auto entry = std::make_unique<Entry>();
   entry->name = name;
   entry->help = help;
-  entry->type = "counter";
-  entry->labels = labels;
-  entry->counters.reset(new Family<Counter>(std::move(labels), [] { return std::make_unique<Counter>(); }));
+  entry->type = type;
+  entry->labels = std::move(labels);
+  return entry;
+}
+
+Registry::Entry& Registry::Register(std::unique_ptr<Entry> entry) {
   std::lock_guard lock(mutex_);
   entries_.push_back(std::move(entry));
-  return *entries_.back()->counters;
+  return *entries_.back();
+}
+
+Family<Counter>& Registry::AddCounter(const std::string& name, const std::string& help, std::vector<std::string> labels) {
+  auto entry = NewEntry(name, help, "counter", labels);
+  entry->counters.reset(new Family<Counter>(std::move(labels), [] { return std::make_unique<Counter>(); }));
+  return *Register(std::move(entry)).counters;
 }
 
 Family<Gauge>& Registry::AddGauge(const std::string& name, const std::string& help, std::vector<std::string> labels) {
-  auto entry = std::make_unique<Entry>();
-  entry->name = name;
-  entry->help = help;
-  entry->type = "gauge";
-  entry->labels = labels;
+  auto entry = NewEntry(name, help, "gauge", labels);
   entry->gauges.reset(new Family<Gauge>(std::move(labels), [] { return std::make_unique<Gauge>(); }));
-  std::lock_guard lock(mutex_);
-  entries_.push_back(std::move(entry));
-  return *entries_.back()->gauges;
+  return *Register(std::move(entry)).gauges;
 }
 
 Family<Histogram>& Registry::AddHistogram(const std::string& name, const std::string& help, std::vector<double> bounds,
                                           std::vector<std::string> labels) {
-  auto entry = std::make_unique<Entry>();
-  entry->name = name;
-  entry->help = help;
-  entry->type = "histogram";
-  entry->labels = labels;
-  entry->histograms.reset(new Family<Histogram>(
-      std::move(labels), [bounds] { return std::make_unique<Histogram>(bounds); }));
-  std::lock_guard lock(mutex_);
-  entries_.push_back(std::move(entry));
-  return *entries_.back()->histograms;
+  auto entry = NewEntry(name, help, "histogram", labels);
+  entry->histograms.reset(
+      new Family<Histogram>(std::move(labels), [bounds] { return std::make_unique<Histogram>(bounds); }));
+  return *Register(std::move(entry)).histograms;
 }
 
 void Registry::AddGaugeCallback(const std::string& name, const std::string& help, std::vector<std::string> labels,
                                 std::function<Samples()> read) {
-  auto entry = std::make_unique<Entry>();
-  entry->name = name;
-  entry->help = help;
-  entry->type = "gauge";
-  entry->labels = std::move(labels);
+  auto entry = NewEntry(name, help, "gauge", std::move(labels));
   entry->read = std::move(read);
-  std::lock_guard lock(mutex_);
-  entries_.push_back(std::move(entry));
+  Register(std::move(entry));
 }
 
 void Registry::AddCounterCallback(const std::string& name, const std::string& help, std::vector<std::string> labels,
                                   std::function<Samples()> read) {
-  auto entry = std::make_unique<Entry>();
-  entry->name = name;
-  entry->help = help;
-  entry->type = "counter";
-  entry->labels = std::move(labels);
+  auto entry = NewEntry(name, help, "counter", std::move(labels));
   entry->read = std::move(read);
-  std::lock_guard lock(mutex_);
-  entries_.push_back(std::move(entry));
+  Register(std::move(entry));
 }
 
 std::vector<std::string> Registry::Names() const {

@@ -98,6 +98,11 @@ class Registry {
     std::unique_ptr<Family<Histogram>> histograms;
     std::function<Samples()> read;
   };
+  // A family is built whole, then registered: a scrape never sees half of one.
+  static std::unique_ptr<Entry> NewEntry(const std::string& name, const std::string& help, const char* type,
+                                         std::vector<std::string> labels);
+  Entry& Register(std::unique_ptr<Entry> entry);
+
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Entry>> entries_;
 };

@@ -107,6 +107,11 @@ class AdsClientTest : public ::testing::Test {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return ready_calls_ > 0; });
   }
+  // The last published snapshot, copied under the lock (the client thread may publish again).
+  ResourceSnapshot snapshot() {
+    std::lock_guard lock(mutex_);
+    return snapshot_;
+  }
   int ready_calls() {
     std::lock_guard lock(mutex_);
     return ready_calls_;
@@ -228,7 +233,7 @@ TEST_F(AdsClientTest, RouteChangesFollowTheListenersRouteNames) {
   server_->Set(kRouteConfigurationType, "r1", {Routes("80"), Routes("9080")});
   StartClient();
   ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.route_configurations.size() == 1; }));
-  EXPECT_EQ(snapshot_.route_configurations.count("9080"), 0u);  // not subscribed, not taken
+  EXPECT_EQ(snapshot().route_configurations.count("9080"), 0u);  // not subscribed, not taken
 
   // A new listener names a second route configuration: asked for with the latest RDS nonce (an
   // older one would be dropped as stale by istiod), and delivered by name.
@@ -339,8 +344,9 @@ TEST_F(AdsClientTest, ANeverSentResourceIsTreatedAsAbsentAfterTheTimeout) {
   EXPECT_FALSE(client_->ready());  // still waiting for b (well within the 300 ms)
   ASSERT_TRUE(WaitReady());        // b given up on: the round is complete without it, and published
   ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.size() == 1; }));
-  EXPECT_EQ(snapshot_.cluster_load_assignments.count("b"), 0u);
-  EXPECT_EQ(snapshot_.clusters.size(), 2u);
+  const ResourceSnapshot published = snapshot();
+  EXPECT_EQ(published.cluster_load_assignments.count("b"), 0u);
+  EXPECT_EQ(published.clusters.size(), 2u);
   // Delivered later, it is still taken.
   server_->Release(kClusterLoadAssignmentType, "b");
   ASSERT_TRUE(WaitSnapshot([](const ResourceSnapshot& s) { return s.cluster_load_assignments.count("b") == 1; }));

@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::vector<absl::string_view> objects;
   if (!agent::etcd::SplitJsonObjects(request.body(), objects)) return 0;
-  agent::etcd::WatchStream stream(store, api.identity(), [] {}, &api.watch_budget());
+  agent::etcd::WatchStream stream(store, api.identity(), [] {}, api.WatchContext(agent::etcd::WatchProtocol::kHttp, "fuzz"));
   for (absl::string_view object : objects) {
     etcdserverpb::WatchRequest watch;
     if (!agent::etcd::FromGatewayJson(object, &watch).ok()) return 0;

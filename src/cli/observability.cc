@@ -39,6 +39,36 @@ double OpenFds() {
 
 std::string ShortType(const std::string& type_url) { return type_url.substr(type_url.rfind('.') + 1); }
 
+// The watchers' state at one instant, by protocol.
+struct WatchSummary {
+  std::map<std::string, double> streams, watchers, behind;
+  int64_t max_lag = 0;  // revisions between the store and the furthest-behind watcher
+};
+
+WatchSummary SummarizeWatches(const etcd::WatchRegistry& registry, int64_t current) {
+  WatchSummary out;
+  for (etcd::WatchProtocol p : etcd::kWatchProtocols) {
+    const std::string name(etcd::ProtocolName(p));
+    out.streams[name] = out.watchers[name] = out.behind[name] = 0;
+  }
+  for (const etcd::WatchStreamStatus& s : registry.Streams()) {
+    const std::string name(etcd::ProtocolName(s.protocol));
+    out.streams[name] += 1;
+    for (const etcd::WatcherStatus& w : s.watchers) {
+      out.watchers[name] += 1;
+      if (w.pending) out.behind[name] += 1;
+      out.max_lag = std::max(out.max_lag, current - w.sent_revision);
+    }
+  }
+  return out;
+}
+
+Samples ByProtocol(const std::map<std::string, double>& values) {
+  Samples out;
+  for (const auto& [protocol, value] : values) out.push_back({{protocol}, value});
+  return out;
+}
+
 std::string Rfc3339(std::chrono::system_clock::time_point t) {
   if (t.time_since_epoch().count() == 0) return "";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromChrono(t), absl::UTCTimeZone());
@@ -136,10 +166,40 @@ void Observability::RegisterMetrics() {
                      [this] { return Samples{{{}, double(store_.sizes().history_bytes)}}; });
   r.AddGaugeCallback("apisix_mesh_agent_store_history_revisions", "Revisions kept in the watch history.", {},
                      [this] { return Samples{{{}, double(store_.sizes().history_revisions)}}; });
-  r.AddGaugeCallback("apisix_mesh_agent_etcd_watchers", "Open etcd watches, over gRPC and HTTP.", {}, [this] {
-    const etcd::WatchBudget* budget = watch_budget_.load();
-    return Samples{{{}, double(budget ? budget->in_use() : store_.subscription_count())}};
-  });
+  // Watches (clients' watch streams: APISIX's workers over HTTP, etcd clients over gRPC).
+  auto watches = [this](const std::function<Samples(const WatchSummary&)>& pick) {
+    const etcd::WatchRegistry* registry = watches_.load();
+    return registry ? pick(SummarizeWatches(*registry, store_.current_revision())) : Samples{};
+  };
+  r.AddGaugeCallback("apisix_mesh_agent_etcd_watch_streams", "Open watch streams (gRPC Watch calls, HTTP /v3/watch), by protocol.",
+                     {"protocol"}, [watches] { return watches([](const WatchSummary& s) { return ByProtocol(s.streams); }); });
+  r.AddGaugeCallback("apisix_mesh_agent_etcd_watchers", "Open etcd watches, by protocol.", {"protocol"},
+                     [watches] { return watches([](const WatchSummary& s) { return ByProtocol(s.watchers); }); });
+  r.AddGaugeCallback("apisix_mesh_agent_etcd_watchers_behind",
+                     "Watches with events of their range not yet sent, by protocol.", {"protocol"},
+                     [watches] { return watches([](const WatchSummary& s) { return ByProtocol(s.behind); }); });
+  r.AddGaugeCallback("apisix_mesh_agent_etcd_watch_lag_revisions",
+                     "Revisions between the store and the watch furthest behind (0: every watcher in sync).", {},
+                     [watches] {
+                       return watches([](const WatchSummary& s) { return Samples{{{}, double(s.max_lag)}}; });
+                     });
+  auto traffic = [this](uint64_t etcd::WatchTraffic::*field) {
+    Samples out;
+    if (const etcd::WatchRegistry* registry = watches_.load()) {
+      for (etcd::WatchProtocol p : etcd::kWatchProtocols) {
+        out.push_back({{std::string(etcd::ProtocolName(p))}, double(registry->traffic(p).*field)});
+      }
+    }
+    return out;
+  };
+  r.AddCounterCallback("apisix_mesh_agent_etcd_watch_responses_sent_total",
+                       "Watch responses sent (created, canceled, progress, events), by protocol.", {"protocol"},
+                       [traffic] { return traffic(&etcd::WatchTraffic::responses); });
+  r.AddCounterCallback("apisix_mesh_agent_etcd_watch_events_sent_total", "Watch events sent, by protocol.", {"protocol"},
+                       [traffic] { return traffic(&etcd::WatchTraffic::events); });
+  r.AddCounterCallback("apisix_mesh_agent_etcd_watch_bytes_sent_total",
+                       "Bytes of watch responses sent: protobuf (gRPC) or JSON (HTTP), framing aside.", {"protocol"},
+                       [traffic] { return traffic(&etcd::WatchTraffic::bytes); });
   etcd_requests_ = &r.AddCounter("apisix_mesh_agent_etcd_requests_total",
                                  "etcd API requests answered, by method, protocol (grpc, http) and code.",
                                  {"method", "protocol", "code"});
@@ -234,12 +294,38 @@ nlohmann::json Observability::Syncz() const {
   }
   out["xds"] = std::move(x);
   const reconcile::ApplyStats last = reconciler_.last();
-  const etcd::WatchBudget* budget = watch_budget_.load();
-  out["etcd"] = {{"revision", store_.current_revision()},
-                 {"compacted_revision", store_.compacted_revision()},
-                 {"last_apply_revision", last.revision},
-                 {"applies", last.applies},
-                 {"watchers", budget ? budget->in_use() : store_.subscription_count()}};
+  const int64_t current = store_.current_revision();
+  nlohmann::json etcd = {{"revision", current},
+                         {"compacted_revision", store_.compacted_revision()},
+                         {"last_apply_revision", last.revision},
+                         {"applies", last.applies}};
+  if (const etcd::WatchRegistry* registry = watches_.load()) {
+    // Every stream and watcher, with the revision each has been sent: "APISIX is behind" shows
+    // as a watcher whose sent_revision trails `revision`. Listed up to kMaxListed streams.
+    constexpr size_t kMaxListed = 256;
+    const std::vector<etcd::WatchStreamStatus> streams = registry->Streams();
+    nlohmann::json listed = nlohmann::json::array();
+    std::map<std::string, size_t> watchers = {{"grpc", 0}, {"http", 0}};
+    size_t behind = 0;
+    for (const etcd::WatchStreamStatus& s : streams) {
+      nlohmann::json ws = nlohmann::json::array();
+      for (const etcd::WatcherStatus& w : s.watchers) {
+        watchers[std::string(etcd::ProtocolName(s.protocol))] += 1;
+        behind += w.pending;
+        ws.push_back({{"watch_id", w.id}, {"key", w.key}, {"range_end", w.range_end},
+                      {"sent_revision", w.sent_revision}, {"in_sync", !w.pending}});
+      }
+      if (listed.size() < kMaxListed) {
+        listed.push_back({{"protocol", etcd::ProtocolName(s.protocol)}, {"peer", s.peer},
+                          {"opened", Rfc3339(s.opened)}, {"watchers", std::move(ws)}});
+      }
+    }
+    etcd["watchers"] = watchers;
+    etcd["watchers_behind"] = behind;
+    etcd["watch_streams"] = std::move(listed);
+    if (streams.size() > kMaxListed) etcd["watch_streams_not_listed"] = streams.size() - kMaxListed;
+  }
+  out["etcd"] = std::move(etcd);
   out["translation"] = {{"routes", last.routes},
                         {"upstreams", last.upstreams},
                         {"stream_routes", last.stream_routes},

@@ -15,7 +15,7 @@
 #include "apisix/key_layout.h"
 #include "common/metrics.h"
 #include "config/listen_address.h"
-#include "etcd/watch_budget.h"
+#include "etcd/watch_registry.h"
 #include "reconcile/reconciler.h"
 #include "store/kv_store.h"
 #include "xds/ads_client.h"
@@ -35,7 +35,8 @@ class Observability {
   void ObserveApply(double seconds) { apply_seconds_.Observe(seconds); }
   // The provisioner, once it exists (exactly one of them).
   void SetXdsSource(const xds::AdsClient* ads, const xds::FileSource* files);
-  void SetWatchBudget(const etcd::WatchBudget* budget) { watch_budget_ = budget; }
+  // The etcd server's watch streams, once it exists.
+  void SetWatchRegistry(const etcd::WatchRegistry* registry) { watches_ = registry; }
 
   absl::Status StartAdmin(const config::ListenAddress& listen, bool allow_remote);
   uint16_t admin_port() const { return admin_ ? admin_->port() : 0; }
@@ -57,7 +58,7 @@ class Observability {
   metrics::Histogram& apply_seconds_;
   std::atomic<const xds::AdsClient*> ads_{nullptr};
   std::atomic<const xds::FileSource*> files_{nullptr};
-  std::atomic<const etcd::WatchBudget*> watch_budget_{nullptr};
+  std::atomic<const etcd::WatchRegistry*> watches_{nullptr};
   std::unique_ptr<admin::AdminServer> admin_;
 };
 

@@ -130,7 +130,7 @@ int RunSidecar(config::SidecarConfig config) {
   log::Info("etcd v3 API (gRPC and HTTP) listening on %s, key prefix %s, starting at revision %d%s", bound.ToString(),
             config.etcd_key_prefix, store.current_revision(), config.etcd_user.empty() ? "" : ", auth required");
 
-  observability.SetWatchBudget(&server.api().watch_budget());
+  observability.SetWatchRegistry(&server.api().watch_registry());
   auto apply = [&](const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes) {
     const auto arrived = std::chrono::steady_clock::now();
     reconcile::ApplyStats stats = reconciler.Apply(snapshot, changes);

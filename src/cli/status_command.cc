@@ -88,8 +88,20 @@ int RunStatus(const std::string& admin_listen) {
   }
   const auto& e = s.value("etcd", nlohmann::json::object());
   const auto& tr = s.value("translation", nlohmann::json::object());
-  std::cout << absl::StrFormat("etcd           revision %d (compacted %d), %d watchers\n", e.value("revision", int64_t{0}),
-                               e.value("compacted_revision", int64_t{0}), e.value("watchers", int64_t{0}));
+  const int64_t revision = e.value("revision", int64_t{0});
+  const auto& watchers = e.value("watchers", nlohmann::json::object());
+  std::cout << absl::StrFormat("etcd           revision %d (compacted %d), watchers: %d http, %d grpc; %d behind\n",
+                               revision, e.value("compacted_revision", int64_t{0}), watchers.value("http", 0),
+                               watchers.value("grpc", 0), e.value("watchers_behind", 0));
+  // The watchers that have not been sent everything yet: "APISIX is behind", and which worker.
+  for (const auto& stream : e.value("watch_streams", nlohmann::json::array())) {
+    for (const auto& w : stream.value("watchers", nlohmann::json::array())) {
+      if (w.value("in_sync", true)) continue;
+      std::cout << absl::StrFormat("  behind       %s %s watch %d on %s: sent up to revision %d of %d\n",
+                                   stream.value("protocol", "?"), stream.value("peer", "?"), w.value("watch_id", int64_t{0}),
+                                   w.value("key", ""), w.value("sent_revision", int64_t{0}), revision);
+    }
+  }
   std::cout << absl::StrFormat("APISIX         %d routes, %d upstreams, %d stream routes; %d features left out "
                                "(GET /config_dump?resource=skipped)\n",
                                tr.value("routes", 0), tr.value("upstreams", 0), tr.value("stream_routes", 0),

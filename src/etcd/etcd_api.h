@@ -16,6 +16,7 @@
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "etcd/kv_write.h"
 #include "etcd/watch_budget.h"
+#include "etcd/watch_registry.h"
 #include "store/kv_store.h"
 
 namespace agent::etcd {
@@ -57,6 +58,11 @@ class EtcdApi {
   }
   bool auth_enabled() const { return !options_.user.empty(); }
   WatchBudget& watch_budget() { return watch_budget_; }
+  WatchRegistry& watch_registry() { return watch_registry_; }
+  // What a new watch stream of `protocol` from `peer` shares with the others (budget, registry).
+  WatchStreamContext WatchContext(WatchProtocol protocol, std::string peer) {
+    return {&watch_budget_, &watch_registry_, protocol, std::move(peer)};
+  }
 
   // OK when auth is off, or the token is one Authenticate issued. `token` empty = none sent.
   absl::Status Authorize(absl::string_view token);
@@ -87,6 +93,7 @@ class EtcdApi {
   const ClusterIdentity identity_;
   const EtcdApiOptions options_;
   WatchBudget watch_budget_;
+  WatchRegistry watch_registry_;
 
   std::mutex token_mutex_;
   std::unordered_map<std::string, int64_t> tokens_;  // token → issue time (unix seconds)

@@ -1,4 +1,5 @@
 #include "etcd/grpc_services.h"
+#include "etcd/peer_name.h"
 #include "etcd/status_or.h"
 
 #include <chrono>
@@ -72,8 +73,9 @@ grpc::ServerUnaryReactor* Unary(const char* method, grpc::CallbackServerContext*
 // At most one write is in flight; the next message is pulled from the WatchStream when it completes.
 class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchResponse> {
  public:
-  WatchReactor(EtcdApi& api, absl::Status authorized)
-      : stream_(api.store(), api.identity(), [this] { TryWrite(); }, &api.watch_budget()) {
+  WatchReactor(EtcdApi& api, absl::Status authorized, std::string peer)
+      : stream_(api.store(), api.identity(), [this] { TryWrite(); },
+                api.WatchContext(WatchProtocol::kGrpc, std::move(peer))) {
     if (!authorized.ok()) {
       FinishOnce(ToGrpcStatus(authorized));
       return;
@@ -121,6 +123,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
     if (!next) return;
     response_ = *std::move(next);
     writing_ = true;
+    stream_.Sent(response_, response_.ByteSizeLong());
     StartWrite(&response_);
   }
 
@@ -206,7 +209,7 @@ AGENT_UNARY(AuthService, Authenticate, AuthenticateRequest, AuthenticateResponse
 #undef AGENT_UNARY
 
 grpc::ServerBidiReactor<WatchRequest, WatchResponse>* WatchService::Watch(grpc::CallbackServerContext* context) {
-  return new WatchReactor(api_, api_.Authorize(TokenOf(context)));
+  return new WatchReactor(api_, api_.Authorize(TokenOf(context)), PeerNameOfGrpc(context->peer()));
 }
 
 grpc::ServerBidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse>* LeaseService::LeaseKeepAlive(

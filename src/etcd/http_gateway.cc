@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "etcd/gateway_json.h"
 #include "etcd/gateway_router.h"
+#include "etcd/peer_name.h"
 #include "etcd/watch_stream.h"
 
 namespace agent::etcd {
@@ -179,7 +180,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         [weak] {
           if (auto self = weak.lock()) self->Wake();
         },
-        &api_.watch_budget());
+        api_.WatchContext(WatchProtocol::kHttp, PeerNameOfSocket(socket_.native_handle())));
     std::string head =
         "HTTP/1.1 200 OK\r\n"
         "Access-Control-Allow-Headers: accept, content-type, authorization\r\n"
@@ -225,6 +226,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::string json = absl::StrCat("{\"result\":", ToGatewayJson(*message), "}\n");
     auto chunk = std::make_shared<std::string>(absl::StrFormat("%x\r\n", json.size()));
     absl::StrAppend(chunk.get(), json, "\r\n");
+    watch_->Sent(*message, json.size());
     writing_ = true;
     asio::async_write(socket_, asio::buffer(*chunk), [self = shared_from_this(), chunk](beast::error_code ec, size_t) {
       self->OnWatchWrite(ec);

@@ -12,18 +12,66 @@ using etcdserverpb::WatchCreateRequest;
 using etcdserverpb::WatchResponse;
 
 WatchStream::WatchStream(store::KvStore& store, const ClusterIdentity& identity, std::function<void()> wake,
-                         WatchBudget* budget)
-    : store_(store), identity_(identity), wake_(std::move(wake)), budget_(budget) {}
+                         WatchStreamContext context)
+    : store_(store),
+      identity_(identity),
+      wake_(std::move(wake)),
+      budget_(context.budget),
+      registry_(context.registry),
+      protocol_(context.protocol),
+      peer_(std::move(context.peer)) {
+  if (registry_ != nullptr) registry_->Join(this);
+}
 
 WatchStream::~WatchStream() { Shutdown(); }
 
 void WatchStream::Shutdown() {
+  // Leave first, outside mutex_: the registry describes streams under its own lock, which then
+  // takes mutex_, so a stream never takes the registry's lock while holding its own.
+  WatchRegistry* registry = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    std::swap(registry, registry_);
+  }
+  if (registry != nullptr) registry->Leave(this);
   std::map<int64_t, std::unique_ptr<Watcher>> retired;
   {
     std::lock_guard lock(mutex_);
     retired.swap(watchers_);
   }
   if (budget_ != nullptr) budget_->Release(retired.size());
+}
+
+void WatchStream::Sent(const WatchResponse& message, size_t bytes) {
+  WatchRegistry* registry;
+  {
+    std::lock_guard lock(mutex_);
+    registry = registry_;
+  }
+  if (registry != nullptr) registry->RecordSent(protocol_, static_cast<size_t>(message.events_size()), bytes);
+}
+
+WatchStreamStatus WatchStream::Describe() {
+  WatchStreamStatus status;
+  status.protocol = protocol_;
+  status.peer = peer_;
+  status.opened = opened_;
+  std::lock_guard lock(mutex_);
+  const int64_t current = store_.current_revision();
+  status.watchers.reserve(watchers_.size());
+  for (const auto& [id, watcher] : watchers_) {
+    WatcherStatus w;
+    w.id = id;
+    w.key = watcher->range.key;
+    w.range_end = watcher->range.range_end;
+    // Sent up to the revision before its first pending one: an idle watcher's position does not
+    // move while its range is quiet, but it has missed nothing up to the current revision.
+    const int64_t first_pending = FirstPendingLocked(*watcher, current);
+    w.pending = first_pending > 0;
+    w.sent_revision = w.pending ? first_pending - 1 : current;
+    status.watchers.push_back(std::move(w));
+  }
+  return status;
 }
 
 void WatchStream::Handle(const etcdserverpb::WatchRequest& request) {
@@ -210,14 +258,18 @@ void WatchStream::SkipQuietHistory(Watcher& w) const {
   }
 }
 
+int64_t WatchStream::FirstPendingLocked(Watcher& w, int64_t current) const {
+  SkipQuietHistory(w);
+  if (w.next_revision > current) return 0;
+  // Pending only if history holds events in its range; a watcher whose range saw no change is synced.
+  store::WatchRead read = store_.ReadEvents(w.range, w.next_revision, 1);
+  if (read.compact_revision > 0) return w.next_revision;  // behind the history: about to be canceled
+  return read.revisions.empty() ? 0 : read.revisions.front()->revision;
+}
+
 bool WatchStream::AllSyncedLocked(int64_t current) const {
   for (const auto& [id, watcher] : watchers_) {
-    SkipQuietHistory(*watcher);
-    if (watcher->next_revision <= current) {
-      // Pending only if history holds events in its range; a watcher whose range saw no change is synced.
-      store::WatchRead read = store_.ReadEvents(watcher->range, watcher->next_revision, 1);
-      if (read.compact_revision > 0 || !read.revisions.empty()) return false;
-    }
+    if (FirstPendingLocked(*watcher, current) > 0) return false;
   }
   return true;
 }

@@ -4,6 +4,7 @@
 // delays itself (DESIGN.md §5).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -11,10 +12,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 
 #include "etcd/cluster_identity.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "etcd/watch_budget.h"
+#include "etcd/watch_registry.h"
 #include "store/kv_store.h"
 
 namespace agent::etcd {
@@ -23,10 +26,11 @@ class WatchStream {
  public:
   // `wake` is called, from any thread, when Next() may have a new message. It must not call Next()
   // synchronously while holding locks a store commit could wait on; transports post or re-check.
-  // `budget` (optional, outliving the stream) caps watches on this stream and in all: a create
-  // past either cap is answered `created` + `canceled` with the reason, as etcd refuses a create.
+  // `context.budget` (optional, outliving the stream) caps watches on this stream and in all: a
+  // create past either cap is answered `created` + `canceled` with the reason, as etcd refuses a
+  // create. `context.registry` (optional, outliving the stream) lists the stream until Shutdown.
   WatchStream(store::KvStore& store, const ClusterIdentity& identity, std::function<void()> wake,
-              WatchBudget* budget = nullptr);
+              WatchStreamContext context = {});
   ~WatchStream();
 
   void Handle(const etcdserverpb::WatchRequest& request);
@@ -34,7 +38,14 @@ class WatchStream {
   // The next message to send; nullopt when there is nothing to send now.
   std::optional<etcdserverpb::WatchResponse> Next();
 
-  // Drops every watcher; after it returns, `wake` is no longer called.
+  // The transport sent a message Next() gave it (`bytes` on the wire, framing aside): counted in
+  // the registry's traffic.
+  void Sent(const etcdserverpb::WatchResponse& message, size_t bytes);
+
+  // This stream's watchers and how far each has been sent (the registry's view).
+  WatchStreamStatus Describe();
+
+  // Drops every watcher and leaves the registry; after it returns, `wake` is no longer called.
   void Shutdown();
 
  private:
@@ -55,11 +66,17 @@ class WatchStream {
   // `compacted` when the watcher fell out of history and must be canceled.
   bool NextEvents(Watcher& watcher, etcdserverpb::WatchResponse& out, bool& compacted);
   bool AllSyncedLocked(int64_t current) const;
+  // The first revision of the watcher's range not yet handed out; 0 when none waits (in sync).
+  int64_t FirstPendingLocked(Watcher& w, int64_t current) const;
 
   store::KvStore& store_;
   const ClusterIdentity& identity_;
   std::function<void()> wake_;
   WatchBudget* const budget_;
+  WatchRegistry* registry_;  // null once the stream has left it
+  const WatchProtocol protocol_;
+  const std::string peer_;
+  const std::chrono::system_clock::time_point opened_ = std::chrono::system_clock::now();
 
   std::mutex mutex_;
   std::deque<etcdserverpb::WatchResponse> control_;  // created / canceled, sent before events

@@ -17,7 +17,7 @@ DOCS="$(cd "$(dirname "$0")/../../docs" && pwd)"
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || skip "python3-prometheus-client is not installed"
 command -v jq >/dev/null || skip "jq is not installed"
 work=$(mktemp -d)
-trap 'kill ${AGENT_PID:-} ${SERVER_PID:-} ${FILE_AGENT:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill ${AGENT_PID:-} ${SERVER_PID:-} ${FILE_AGENT:-} ${HTTP_WATCH:-} ${GRPC_WATCH:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 mkdir -p "$work/ads" && cp "$EXAMPLES"/*.json "$work/ads/"
 # A cluster whose TLS context carries a private key inline: it must never be shown.
@@ -67,8 +67,17 @@ for name in $documented; do
 done
 check "the same metrics of /metrics" diff <(grep '^# TYPE' "$work/one.prom") <(curl -sf "http://$ADMIN/metrics" | grep '^# TYPE')
 
-# Drive it: an etcd request over HTTP, an endpoint push.
+# Drive it: two watchers as APISIX (HTTP /v3/watch) and an etcd client (gRPC) hold them, an etcd
+# request over HTTP, an endpoint push.
 b64() { printf '%s' "$1" | base64 -w0; }
+curl -sN "http://$ETCD/v3/watch" -d "{\"create_request\":{\"key\":\"$(b64 /apisix/)\",\"range_end\":\"$(b64 /apisix0)\"}}" \
+  >"$work/http-watch.out" 2>&1 &
+HTTP_WATCH=$!
+etcdctl --endpoints="$ETCD" watch --prefix /apisix/upstreams/ >"$work/grpc-watch.out" 2>&1 &
+GRPC_WATCH=$!
+check "/syncz lists both watchers, by protocol" wait_for 5 bash -c \
+  "curl -sf 'http://$ADMIN/syncz' | jq -e '.etcd.watchers.http == 1 and .etcd.watchers.grpc == 1' >/dev/null"
+scrape one
 curl -sf "http://$ETCD/v3/kv/range" -d "{\"key\":\"$(b64 /apisix/routes/)\",\"range_end\":\"$(b64 /apisix/routes0)\"}" >/dev/null
 jq '(.resources[] | select(.clusterName | startswith("outbound|9080||ratings")) | .endpoints[0].lbEndpoints[0].endpoint.address.socketAddress.address) = "10.244.0.22"' \
   "$EXAMPLES/endpoints.json" >"$work/ads/e.new" && mv "$work/ads/e.new" "$work/ads/endpoints.json"
@@ -78,7 +87,7 @@ wait_for 5 bash -c "[ \$(grep -c 'pushed version' '$work/server.log') -gt $n ]"
 wait_for 5 bash -c "curl -sf 'http://$ADMIN/config_dump?resource=cluster_load_assignments&name=ratings' | grep -q 10.244.0.22"
 scrape two
 moved() { # moved NAME LABELS...: the sample grew between the two scrapes (or appeared: a label set's first use)
-  local a b; a=$(value "$work/one.prom" "$@"); b=$(value "$work/two.prom" "$@")
+  local a b; a=$(value "$work/one.prom" "$@"); b=$(value "$work/${LATER:-two}.prom" "$@")
   check "moves: $* ($a → $b)" /usr/bin/python3 -c "
 import sys
 a, b = '$a', '$b'
@@ -91,6 +100,30 @@ moved apisix_mesh_agent_store_revision
 moved apisix_mesh_agent_xds_apply_seconds_count
 moved apisix_mesh_agent_etcd_request_duration_seconds_count method=Range protocol=http
 moved apisix_mesh_agent_etcd_requests_total method=Range protocol=http code=OK
+check "the watchers got the push (HTTP: the new endpoint; gRPC: etcdctl printed it)" \
+  wait_for 5 bash -c "grep -q '$(b64 /apisix/upstreams/ | cut -c1-12)' '$work/http-watch.out' && grep -q 10.244.0.22 '$work/grpc-watch.out'"
+scrape three
+LATER=three moved apisix_mesh_agent_etcd_watch_events_sent_total protocol=http
+LATER=three moved apisix_mesh_agent_etcd_watch_events_sent_total protocol=grpc
+LATER=three moved apisix_mesh_agent_etcd_watch_bytes_sent_total protocol=http
+LATER=three moved apisix_mesh_agent_etcd_watch_responses_sent_total protocol=grpc
+check "watchers by protocol: 1 http, 1 grpc" \
+  test "$(value "$work/three.prom" apisix_mesh_agent_etcd_watchers protocol=http) $(value "$work/three.prom" apisix_mesh_agent_etcd_watchers protocol=grpc)" = "1.0 1.0"
+check "the lag gauge says every watcher is in sync" \
+  test "$(value "$work/three.prom" apisix_mesh_agent_etcd_watch_lag_revisions)" = "0.0"
+curl -sf "http://$ADMIN/syncz" >"$work/syncz-watch.json"
+check "/syncz: each watcher has been sent the current revision, with its peer and range" \
+  jq -e '.etcd.revision as $r | [.etcd.watch_streams[] | .peer as $p | .watchers[] | select(.in_sync and .sent_revision == $r and ($p | startswith("ipv4:127.0.0.1:")))] | length == 2' \
+  "$work/syncz-watch.json"
+check "/syncz: the HTTP watcher's range is APISIX's prefix" \
+  jq -e '[.etcd.watch_streams[] | select(.protocol == "http") | .watchers[0].key] == ["/apisix/"]' "$work/syncz-watch.json"
+rc=0; "$AGENT_BIN" status --admin-listen "$ADMIN" >"$work/status0.txt" 2>&1 || rc=$?
+check "status shows the watchers" grep -qE '^etcd .*watchers: 1 http, 1 grpc; 0 behind' "$work/status0.txt"
+kill "$HTTP_WATCH" "$GRPC_WATCH" 2>/dev/null || true
+wait "$HTTP_WATCH" "$GRPC_WATCH" 2>/dev/null || true
+HTTP_WATCH=""; GRPC_WATCH=""
+check "a closed watch leaves the registry" wait_for 5 bash -c \
+  "curl -sf 'http://$ADMIN/syncz' | jq -e '.etcd.watchers.http == 0 and .etcd.watchers.grpc == 0 and (.etcd.watch_streams | length) == 0' >/dev/null"
 
 # /config_dump.
 curl -sf "http://$ADMIN/config_dump?resource=cluster_load_assignments&name=ratings" >"$work/cla.json"

@@ -38,8 +38,8 @@ struct Received {
 class Watcher {
  public:
   Watcher(store::KvStore& store, const ClusterIdentity& identity, KeyRange range, int64_t start,
-          std::chrono::microseconds per_message_delay)
-      : delay_(per_message_delay), stream_(store, identity, [this] { Wake(); }) {
+          std::chrono::microseconds per_message_delay, WatchRegistry* registry = nullptr)
+      : delay_(per_message_delay), stream_(store, identity, [this] { Wake(); }, {nullptr, registry, WatchProtocol::kGrpc, ""}) {
     etcdserverpb::WatchRequest request;
     request.mutable_create_request()->set_key(range.key);
     request.mutable_create_request()->set_range_end(range.range_end);
@@ -78,6 +78,7 @@ class Watcher {
         woken_ = false;
       }
       while (auto message = stream_.Next()) {
+        stream_.Sent(*message, 1);
         Record(*message);
         if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
       }
@@ -260,6 +261,87 @@ TEST(WatchGuaranteesTest, AWatcherBehindTheHistoryWindowIsCompactedAndResumesExa
   ASSERT_TRUE(WaitUntil([&] { return resumed.last_revision() >= store.current_revision(); }));
   resumed.Stop();
   ExpectMatchesTruth(resumed.received(), truth, KeyRange::Prefix("/w/"), compact);
+}
+
+// The registry is read (as /syncz and a metrics scrape read it) while writers commit, watchers
+// drain and streams come and go: what it reports of a watcher only moves forward and never passes
+// the store, and once everything is drained every watcher reports the last revision, in sync.
+TEST(WatchGuaranteesTest, TheRegistryIsReadSafelyWhileStreamsComeGoAndDrain) {
+  store::StoreOptions options;
+  options.max_history_revisions = 100000;
+  store::KvStore store(options);
+  const ClusterIdentity identity = ClusterIdentity::ForClientUrl("http://test");
+  WatchRegistry registry;
+  const std::vector<KeyRange> ranges = {KeyRange::Prefix("/w/"), KeyRange::Prefix("/w/1"), KeyRange::Single("/w/5")};
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  for (const auto& range : ranges) {
+    watchers.push_back(std::make_unique<Watcher>(store, identity, range, 0, std::chrono::microseconds(50), &registry));
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  bool went_back = false, passed_store = false;
+  std::thread reader([&] {
+    std::map<std::string, int64_t> seen;  // a long-lived (gRPC) watcher's key → last reported revision
+    while (!stop) {
+      for (const WatchStreamStatus& s : registry.Streams()) {
+        const int64_t now = store.current_revision();
+        for (const WatcherStatus& w : s.watchers) {
+          if (w.sent_revision > now) passed_store = true;
+          if (s.protocol != WatchProtocol::kGrpc) continue;
+          int64_t& previous = seen[w.key];
+          if (w.sent_revision < previous) went_back = true;
+          previous = w.sent_revision;
+        }
+      }
+      ++reads;
+    }
+  });
+  // Streams that join and leave while the registry is read.
+  std::thread churn([&] {
+    while (!stop) {
+      WatchStream passing(store, identity, [] {}, {nullptr, &registry, WatchProtocol::kHttp, ""});
+      etcdserverpb::WatchRequest request;
+      request.mutable_create_request()->set_key("/w/");
+      request.mutable_create_request()->set_range_end("/w0");
+      passing.Handle(request);
+      while (passing.Next()) {
+      }
+    }
+  });
+  Truth truth = RunWriters(store, 3, 300);
+  const int64_t last = store.current_revision();
+  bool drained = true;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    int64_t last_in_range = 0;
+    for (const auto& [revision, events] : truth) {
+      for (const auto& e : events) {
+        if (ranges[i].Contains(e.key)) last_in_range = revision;
+      }
+    }
+    drained = drained && WaitUntil([&] { return watchers[i]->last_revision() >= last_in_range; });
+  }
+  const bool read_enough = WaitUntil([&] { return reads.load() > 10; });
+  stop = true;
+  reader.join();
+  churn.join();
+  ASSERT_TRUE(drained);
+  ASSERT_TRUE(read_enough);
+  EXPECT_FALSE(passed_store);
+  EXPECT_FALSE(went_back);
+
+  // Drained: every watcher is in sync at the last revision.
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const WatchStreamStatus& s : registry.Streams()) {
+      for (const WatcherStatus& w : s.watchers) {
+        if (w.pending || w.sent_revision != last) return false;
+      }
+    }
+    return true;
+  }));
+  EXPECT_EQ(registry.stream_count(), watchers.size());
+  EXPECT_GT(registry.traffic(WatchProtocol::kGrpc).events, truth.size());  // the /w/ watcher alone saw every revision
+  for (auto& w : watchers) w->Stop();
+  EXPECT_EQ(registry.stream_count(), 0u);
 }
 
 }  // namespace

@@ -224,8 +224,10 @@ TEST(WatchStreamLimitsTest, PerStreamAndTotalCapsRefuseCreatesAndCancelsGiveBack
   store::KvStore store;
   ClusterIdentity identity = ClusterIdentity::ForClientUrl("http://127.0.0.1:2379");
   WatchBudget budget({.per_stream = 2, .total = 3});
-  WatchStream a(store, identity, [] {}, &budget);
-  WatchStream b(store, identity, [] {}, &budget);
+  WatchStreamContext shared;
+  shared.budget = &budget;
+  WatchStream a(store, identity, [] {}, shared);
+  WatchStream b(store, identity, [] {}, shared);
   auto next = [](WatchStream& s) {
     auto m = s.Next();
     return m ? *m : WatchResponse();
@@ -256,6 +258,82 @@ TEST(WatchStreamLimitsTest, PerStreamAndTotalCapsRefuseCreatesAndCancelsGiveBack
   EXPECT_EQ(budget.in_use(), 2u);
   b.Shutdown();
   EXPECT_EQ(budget.in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace agent::etcd
+
+namespace agent::etcd {
+namespace {
+
+// The registry's view: which streams watch what, and how far each watcher has been sent — an
+// idle watcher whose range saw nothing is in sync at the current revision, one with events not yet
+// pulled is behind at the last revision it was handed.
+TEST(WatchRegistryTest, ListsStreamsAndHowFarEachWatcherHasBeenSent) {
+  store::KvStore store;
+  ClusterIdentity identity = ClusterIdentity::ForClientUrl("http://127.0.0.1:2379");
+  WatchRegistry registry;
+  auto grpc = std::make_unique<WatchStream>(store, identity, [] {},
+                                            WatchStreamContext{nullptr, &registry, WatchProtocol::kGrpc, "ipv4:127.0.0.1:5000"});
+  WatchStream http(store, identity, [] {}, {nullptr, &registry, WatchProtocol::kHttp, "ipv4:127.0.0.1:6000"});
+  auto drain = [](WatchStream& s) {
+    int n = 0;
+    while (auto m = s.Next()) ++n;
+    return n;
+  };
+  grpc->Handle(Create("/apisix/", "/apisix0", 0));
+  http.Handle(Create("/apisix/routes/", "/apisix/routes0", 0));
+  http.Handle(Create("/other/", "/other0", 0));
+  drain(*grpc);
+  drain(http);
+  store.Commit({Mutation::Put("/apisix/routes/1", "x")});     // 2
+  store.Commit({Mutation::Put("/apisix/upstreams/1", "y")});  // 3
+
+  std::vector<WatchStreamStatus> streams = registry.Streams();
+  ASSERT_EQ(streams.size(), 2u);
+  EXPECT_EQ(streams[0].protocol, WatchProtocol::kGrpc);  // sorted by protocol
+  EXPECT_EQ(streams[0].peer, "ipv4:127.0.0.1:5000");
+  ASSERT_EQ(streams[0].watchers.size(), 1u);
+  EXPECT_EQ(streams[0].watchers[0].key, "/apisix/");
+  EXPECT_TRUE(streams[0].watchers[0].pending);
+  EXPECT_EQ(streams[0].watchers[0].sent_revision, 1);
+  ASSERT_EQ(streams[1].watchers.size(), 2u);
+  EXPECT_TRUE(streams[1].watchers[0].pending);         // /apisix/routes/ has revision 2 waiting
+  EXPECT_EQ(streams[1].watchers[0].sent_revision, 1);
+  EXPECT_FALSE(streams[1].watchers[1].pending);        // /other/ saw nothing: in sync
+  EXPECT_EQ(streams[1].watchers[1].sent_revision, 3);
+
+  // One revision handed to the gRPC transport: that watcher is at 2, with 3 still pending.
+  auto message = grpc->Next();
+  ASSERT_TRUE(message.has_value());
+  grpc->Sent(*message, 100);
+  streams = registry.Streams();
+  EXPECT_EQ(streams[0].watchers[0].sent_revision, 2);
+  EXPECT_TRUE(streams[0].watchers[0].pending);
+  drain(*grpc);
+  drain(http);
+  streams = registry.Streams();
+  EXPECT_EQ(streams[0].watchers[0].sent_revision, 3);
+  EXPECT_FALSE(streams[0].watchers[0].pending);
+  EXPECT_EQ(streams[1].watchers[0].sent_revision, 3);
+  // The idle watcher, now behind: it missed nothing up to 3 (its own position never moved from 2).
+  store.Commit({Mutation::Put("/other/x", "z")});  // 4
+  streams = registry.Streams();
+  EXPECT_TRUE(streams[1].watchers[1].pending);
+  EXPECT_EQ(streams[1].watchers[1].sent_revision, 3);
+
+  const WatchTraffic sent = registry.traffic(WatchProtocol::kGrpc);
+  EXPECT_EQ(sent.responses, 1u);
+  EXPECT_EQ(sent.events, 1u);
+  EXPECT_EQ(sent.bytes, 100u);
+  EXPECT_EQ(registry.traffic(WatchProtocol::kHttp).responses, 0u);
+
+  // A stream leaves when shut down (and when destroyed without a Shutdown).
+  http.Shutdown();
+  EXPECT_EQ(registry.stream_count(), 1u);
+  grpc.reset();
+  EXPECT_EQ(registry.stream_count(), 0u);
+  EXPECT_TRUE(registry.Streams().empty());
 }
 
 }  // namespace

@@ -134,11 +134,22 @@ int RunSidecar(config::SidecarConfig config) {
   auto apply = [&](const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes) {
     const auto arrived = std::chrono::steady_clock::now();
     reconcile::ApplyStats stats = reconciler.Apply(snapshot, changes);
-    observability.ObserveApply(std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count());
-    log::Info("applied xDS (%d resources): %d routes, %d upstreams, %d stream routes, %d puts, %d deletes, %d "
-              "skipped; revision %d",
-              snapshot.size(), stats.routes, stats.upstreams, stats.stream_routes, stats.puts, stats.deletes,
-              stats.skipped, stats.revision);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();
+    observability.ObserveApply(seconds);
+    log::InfoWith({{"event", "applied"},
+                   {"revision", stats.revision},
+                   {"resources", snapshot.size()},
+                   {"routes", stats.routes},
+                   {"upstreams", stats.upstreams},
+                   {"stream_routes", stats.stream_routes},
+                   {"puts", stats.puts},
+                   {"deletes", stats.deletes},
+                   {"skipped", stats.skipped},
+                   {"microseconds", static_cast<int64_t>(seconds * 1e6)}},
+                  "applied xDS (%d resources): %d routes, %d upstreams, %d stream routes, %d puts, %d deletes, %d "
+                  "skipped; revision %d",
+                  snapshot.size(), stats.routes, stats.upstreams, stats.stream_routes, stats.puts, stats.deletes,
+                  stats.skipped, stats.revision);
   };
   boost::asio::io_context io;
   const bool bundle = config.run_mode == config::kRunModeBundle;

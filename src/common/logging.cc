@@ -122,7 +122,7 @@ std::pair<absl::string_view, absl::string_view> Logger(absl::string_view message
 
 bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
-void Write(Level level, absl::string_view message) {
+void Write(Level level, absl::string_view message, Fields fields) {
   const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::string line;
   if (g_format.load(std::memory_order_relaxed) == static_cast<int>(Format::kJson)) {
@@ -131,6 +131,20 @@ void Write(Level level, absl::string_view message) {
     AppendJsonString(line, logger);
     line += ",\"message\":";
     AppendJsonString(line, text);
+    if (fields.size() > 0) {
+      line += ",\"fields\":{";
+      for (const Field& field : fields) {
+        if (line.back() != '{') line += ',';
+        AppendJsonString(line, field.key);
+        line += ':';
+        if (field.quoted) {
+          AppendJsonString(line, field.value);
+        } else {
+          line += field.value;
+        }
+      }
+      line += '}';
+    }
     line += "}\n";
   } else {
     line = absl::StrCat(time, " ", kLevelNames[static_cast<int>(level)], " ", message, "\n");

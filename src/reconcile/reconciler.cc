@@ -27,7 +27,10 @@ std::set<std::string> Reconciler::Report(const translate::Diagnostics& skipped) 
   std::set<std::string> lines;
   for (const translate::Skipped& s : skipped) {
     std::string line = s.ToString();
-    if (reported_.count(line) == 0) log::Warn("translation skipped %s", line);
+    if (reported_.count(line) == 0) {
+      log::WarnWith({{"event", "skipped"}, {"resource", s.resource}, {"field", s.field}, {"reason", s.reason}},
+                    "translation skipped %s", line);
+    }
     lines.insert(std::move(line));
   }
   return lines;

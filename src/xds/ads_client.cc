@@ -48,14 +48,17 @@ void AdsClient::Run() {
     if (result.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       log::Debug("xds-v3-grpc: %s unavailable: %s", options_.target, result.status.error_message());
     } else {
-      log::Warn("xds-v3-grpc: stream to %s ended: %s (%d)", options_.target, result.status.error_message(),
-                static_cast<int>(result.status.error_code()));
+      log::WarnWith({{"event", "stream_ended"}, {"control_plane", options_.target},
+                     {"code", static_cast<int>(result.status.error_code())}, {"error", result.status.error_message()}},
+                    "xds-v3-grpc: stream to %s ended: %s (%d)", options_.target, result.status.error_message(),
+                    static_cast<int>(result.status.error_code()));
     }
     if (result.progressed) backoff = options_.initial_backoff;
     // gRPC's connection backoff: ±20 % jitter, ×1.6 up to the maximum.
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
     auto wait = std::chrono::milliseconds(static_cast<int64_t>(backoff.count() * jitter(random)));
-    log::Info("xds-v3-grpc: reconnecting to %s in %d ms", options_.target, wait.count());
+    log::InfoWith({{"event", "reconnecting"}, {"control_plane", options_.target}, {"backoff_ms", wait.count()}},
+                  "xds-v3-grpc: reconnecting to %s in %d ms", options_.target, wait.count());
     std::unique_lock lock(sleep_mutex_);
     sleep_cv_.wait_for(lock, wait, [this] { return stopping_.load(); });
     backoff = std::min(options_.max_backoff, std::chrono::milliseconds(static_cast<int64_t>(backoff.count() * 1.6)));
@@ -104,7 +107,8 @@ void AdsClient::Publish() {
 void AdsClient::CheckReady() {
   if (ready_ || !state_.InitialRoundComplete()) return;
   ready_ = true;
-  log::Info("xds-v3-grpc: first complete configuration applied (%d resources)", state_.snapshot().size());
+  log::InfoWith({{"event", "ready"}, {"resources", state_.snapshot().size()}},
+                "xds-v3-grpc: first complete configuration applied (%d resources)", state_.snapshot().size());
   if (on_ready_) on_ready_();
 }
 

@@ -70,10 +70,17 @@ class DeltaStream {
     if (errors.empty()) {
       env_.state.set_accepted_version(type, response.system_version_info());
       env_.state.RecordAck(type);
+      log::DebugWith({{"event", "ack"}, {"type", type}, {"version", response.system_version_info()},
+                      {"nonce", response.nonce()}, {"resources", response.resources_size()},
+                      {"removed", response.removed_resources_size()}},
+                     "xds-v3-grpc: ACK %s (delta) version %s (%d resources, %d removed)", type,
+                     response.system_version_info(), response.resources_size(), response.removed_resources_size());
     } else {
       const std::string message = RejectionMessage(errors, response.system_version_info());
       env_.state.RecordNack(type, message);
-      log::Warn("xds-v3-grpc: NACK %s (delta): %s", type, message);
+      log::WarnWith({{"event", "nack"}, {"type", type}, {"version", response.system_version_info()},
+                     {"nonce", response.nonce()}, {"error_detail", message}},
+                    "xds-v3-grpc: NACK %s (delta): %s", type, message);
       ack.mutable_error_detail()->set_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
       ack.mutable_error_detail()->set_message(message);
     }

@@ -147,16 +147,18 @@ void FileSource::Reload() {
   const std::vector<absl::Status> statuses = files_.LoadAll(present, &file_changed);
   for (size_t i = 0; i < present.size(); ++i) {
     if (!statuses[i].ok()) {
-      log::Error("xds file rejected: %s", statuses[i].message());
+      log::ErrorWith({{"event", "file_rejected"}, {"file", present[i]}, {"error", statuses[i].message()}},
+                     "xds file rejected: %s", statuses[i].message());
     } else if (file_changed[i]) {
-      log::Info("xds file loaded: %s", present[i]);
+      log::InfoWith({{"event", "file_loaded"}, {"file", present[i]}}, "xds file loaded: %s", present[i]);
     }
     changed = changed || file_changed[i];
   }
   for (const std::string& path : dirty) {
     if (IsRegularFile(path)) continue;
     if (files_.Contains(path)) {
-      log::Info("xds file removed: %s; withdrawing what it contributed", path);
+      log::InfoWith({{"event", "file_removed"}, {"file", path}}, "xds file removed: %s; withdrawing what it contributed",
+                    path);
       files_.Remove(path);
       changed = true;
     }

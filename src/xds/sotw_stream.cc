@@ -56,11 +56,17 @@ class StateOfTheWorldStream {
     env_.changed();
     if (errors.empty()) {
       env_.state.RecordAck(type);
+      log::DebugWith({{"event", "ack"}, {"type", type}, {"version", response.version_info()}, {"nonce", response.nonce()},
+                      {"resources", response.resources_size()}},
+                     "xds-v3-grpc: ACK %s version %s (%d resources)", type, response.version_info(),
+                     response.resources_size());
       Send(type);  // ACK
     } else {
       const std::string message = RejectionMessage(errors, response.version_info());
       env_.state.RecordNack(type, message);
-      log::Warn("xds-v3-grpc: NACK %s: %s", type, message);
+      log::WarnWith({{"event", "nack"}, {"type", type}, {"version", response.version_info()}, {"nonce", response.nonce()},
+                     {"error_detail", message}},
+                    "xds-v3-grpc: NACK %s: %s", type, message);
       Send(type, message);  // NACK: the previous accepted version, this response's nonce
     }
     // Make before break: the new clusters' endpoints and listeners' routes are asked for now

@@ -61,5 +61,30 @@ TEST(LoggingTest, JsonLinesNameTheLoggerAndEscape) {
   std::remove(path.c_str());
 }
 
+// An event's fields: a "fields" object in JSON (strings quoted and escaped, numbers bare, in the
+// order given); the text line is the message alone.
+TEST(LoggingTest, EventFieldsAreAJsonObjectAndStayOutOfText) {
+  const std::string path = ::testing::TempDir() + "/agent-fields-log-" + std::to_string(::getpid());
+  ASSERT_TRUE(Configure(Level::kInfo, path).ok());
+  SetFormat(Format::kJson);
+  const std::string nonce = "n\"1";
+  WarnWith({{"type", "type.googleapis.com/envoy.config.cluster.v3.Cluster"}, {"nonce", nonce}, {"revision", int64_t{42}},
+            {"resources", size_t{3}}},
+           "xds-v3-grpc: NACK %s", "Cluster");
+  DebugWith({{"never", "built"}}, "not written at info");
+  InfoWith({}, "no fields");
+  SetFormat(Format::kText);
+  InfoWith({{"revision", 7}}, "applied: text keeps the message only");
+  ASSERT_TRUE(Configure(Level::kInfo, "stderr").ok());
+  const std::string text = Read(path);
+  EXPECT_NE(text.find(R"("message":"NACK Cluster","fields":{"type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","nonce":"n\"1","revision":42,"resources":3}})"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"("message":"no fields"})"), std::string::npos) << text;
+  EXPECT_EQ(text.find("not written"), std::string::npos);
+  EXPECT_NE(text.find(" info applied: text keeps the message only\n"), std::string::npos) << text;
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace agent::log

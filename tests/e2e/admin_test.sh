@@ -169,6 +169,13 @@ check "debug lines now appear (the admin logs its requests at debug)" \
 check "every log line is one JSON object with time, level, logger and message" \
   jq -se 'all(.[]; has("time") and has("level") and has("logger") and has("message"))' "$work/agent.log"
 check "the component is the logger" jq -se 'any(.[]; .logger == "xds-v3-grpc")' "$work/agent.log"
+check "the NACK's line carries its fields: type, version, nonce, error detail" \
+  jq -se 'any(.[]; .fields.event == "nack" and (.fields.type | endswith("Cluster")) and (.fields.version | length > 0)
+               and (.fields.nonce | length > 0) and (.fields.error_detail | contains("has no name")))' "$work/agent.log"
+check "each apply's line carries the revision it produced" \
+  jq -se '[.[] | select(.fields.event == "applied") | .fields.revision | numbers] | length >= 2' "$work/agent.log"
+check "ACKs are logged at debug with type, version and nonce" wait_for 5 bash -c \
+  "kill -HUP $SERVER_PID; sleep 0.3; jq -se 'any(.[]; .level == \"debug\" and .fields.event == \"ack\" and (.fields.nonce | length > 0))' '$work/agent.log' >/dev/null"
 
 # Only loopback peers by default (this agent listens on every address but was not told to allow
 # others; the host's own address is not loopback).

@@ -180,12 +180,14 @@ XdsDump AdsClient::Dump() const {
   dump.snapshot = state_.snapshot();
   std::map<std::string, TypeSyncStatus> exchange;
   for (TypeSyncStatus& s : state_.SyncStatus()) exchange[s.type] = std::move(s);
+  // Each resource with the version and time of the response that last changed it (Envoy's
+  // version_info and last_updated).
   auto add = [&](const std::string& type, const auto& resources) {
-    const std::map<std::string, std::string> versions = state_.ResourceVersions(type);  // Delta only
     for (const auto& [name, resource] : resources) {
-      auto v = versions.find(name);
-      dump.origins[type][name] = ResourceOrigin{v != versions.end() ? v->second : exchange[type].accepted_version,
-                                                "ads " + options_.target, exchange[type].last_response};
+      const ResourceUpdate* update = state_.UpdateOf(type, name);
+      dump.origins[type][name] =
+          update != nullptr ? ResourceOrigin{*update->version, "ads " + options_.target, update->at}
+                            : ResourceOrigin{exchange[type].accepted_version, "ads " + options_.target, exchange[type].last_response};
     }
   };
   add(kListenerType, dump.snapshot.listeners);

@@ -58,8 +58,11 @@ std::set<std::string> RouteConfigNames(const envoy::config::listener::v3::Listen
 bool IsWildcardType(const std::string& type) { return type == kClusterType || type == kListenerType; }
 
 std::vector<std::string> AdsSubscriptions::ApplyStateOfTheWorld(
-    const std::string& type, const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources) {
+    const std::string& type, const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources,
+    const std::string& version) {
   const bool full_state = IsWildcardType(type);
+  const ResourceUpdate update{std::make_shared<const std::string>(version), std::chrono::system_clock::now()};
+  std::map<std::string, ResourceUpdate>& updated = updated_[type];
   received_types_.insert(type);
   Delivered(type, kWholeType);
   std::set<std::string>& changed = changes_.of(type);
@@ -82,6 +85,7 @@ std::vector<std::string> AdsSubscriptions::ApplyStateOfTheWorld(
       auto it = held.find(name);
       if (it != held.end() && it->second.SerializeAsString() == resources[i].value()) continue;
       changed.insert(name);
+      updated[name] = update;
       held[name] = std::move(message);
     }
     if (full_state) {
@@ -93,6 +97,7 @@ std::vector<std::string> AdsSubscriptions::ApplyStateOfTheWorld(
           continue;
         }
         changed.insert(it->first);
+        updated.erase(it->first);
         it = held.erase(it);
       }
       names_stale_ = true;
@@ -107,6 +112,8 @@ std::vector<std::string> AdsSubscriptions::ApplyDelta(
     const google::protobuf::RepeatedPtrField<std::string>& removed) {
   received_types_.insert(type);
   Delivered(type, kWholeType);
+  const auto now = std::chrono::system_clock::now();
+  std::map<std::string, ResourceUpdate>& updated = updated_[type];
   return WithResources(snapshot_, type, [&](auto& held) {
     std::vector<std::string> errors;
     for (const auto& resource : resources) {
@@ -128,12 +135,14 @@ std::vector<std::string> AdsSubscriptions::ApplyDelta(
       if (!IsWildcardType(type) && names(type).count(name) == 0) continue;  // not (or no longer) subscribed
       Delivered(type, name);
       versions_[type][name] = resource.version();
+      updated[name] = ResourceUpdate{std::make_shared<const std::string>(resource.version()), now};
       changes_.of(type).insert(name);
       held[name] = std::move(message);
     }
     for (const std::string& name : removed) {
       if (held.erase(name) > 0) changes_.of(type).insert(name);
       versions_[type].erase(name);
+      updated.erase(name);
       Delivered(type, name);  // the server says it does not exist: nothing more to wait for
     }
     if (IsWildcardType(type)) names_stale_ = true;
@@ -241,6 +250,14 @@ void AdsSubscriptions::Delivered(const std::string& type, const std::string& nam
 void AdsSubscriptions::Forget(const std::string& type, const std::string& name) {
   Delivered(type, name);
   versions_[type].erase(name);
+  updated_[type].erase(name);
+}
+
+const ResourceUpdate* AdsSubscriptions::UpdateOf(const std::string& type, const std::string& name) const {
+  auto of_type = updated_.find(type);
+  if (of_type == updated_.end()) return nullptr;
+  auto it = of_type->second.find(name);
+  return it == of_type->second.end() ? nullptr : &it->second;
 }
 
 }  // namespace agent::xds

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -45,6 +46,13 @@ struct TypeSyncStatus {
   size_t pending = 0;  // asked for, not delivered yet (warming)
 };
 
+// When a resource held last changed, and the version that changed it (the response's for SotW,
+// the resource's own for Delta): Envoy's config_dump `last_updated` and `version_info`.
+struct ResourceUpdate {
+  std::shared_ptr<const std::string> version;  // shared by every resource one response changed
+  std::chrono::system_clock::time_point at{};
+};
+
 class AdsSubscriptions {
  public:
   using Clock = std::chrono::steady_clock;
@@ -59,8 +67,10 @@ class AdsSubscriptions {
   // from it was deleted); the named types are upserts by name. A resource that does not decode is
   // reported (one message each) and the others still apply (gRPC A46); on a full-state type the
   // rejected resource keeps its previous value.
+  // `version` is the response's version_info (recorded for the resources it changes).
   std::vector<std::string> ApplyStateOfTheWorld(const std::string& type,
-                                                const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources);
+                                                const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources,
+                                                const std::string& version = "");
 
   // A Delta response: added or updated resources (with their versions) and removed names.
   std::vector<std::string> ApplyDelta(
@@ -95,6 +105,9 @@ class AdsSubscriptions {
   const std::string& accepted_version(const std::string& type) const;
   void set_accepted_version(const std::string& type, std::string version) { accepted_[type] = std::move(version); }
 
+  // When each resource held of `type` last changed; nullptr for a name not held.
+  const ResourceUpdate* UpdateOf(const std::string& type, const std::string& name) const;
+
   const ResourceSnapshot& snapshot() const { return snapshot_; }
   // What changed since the last TakeChanges() (the consumer's last update).
   SnapshotChanges TakeChanges() { return std::exchange(changes_, {}); }
@@ -108,6 +121,7 @@ class AdsSubscriptions {
   bool names_stale_ = true;  // clusters or listeners changed: the named types' names may have
   std::map<std::string, std::set<std::string>> names_;                      // named types only
   std::map<std::string, std::map<std::string, std::string>> versions_;      // type → name → version (Delta)
+  std::map<std::string, std::map<std::string, ResourceUpdate>> updated_;   // type → name → last change
   std::map<std::string, std::string> accepted_;                             // type → version
   std::map<std::string, std::map<std::string, Clock::time_point>> pending_;  // asked, not delivered; "*" = the type
   std::set<std::string> received_types_;

@@ -47,7 +47,7 @@ class StateOfTheWorldStream {
   void Handle(const DiscoveryResponse& response) {
     const std::string& type = response.type_url();
     if (!IsSubscribedType(type)) return;
-    const std::vector<std::string> errors = env_.state.ApplyStateOfTheWorld(type, response.resources());
+    const std::vector<std::string> errors = env_.state.ApplyStateOfTheWorld(type, response.resources(), response.version_info());
     nonces_[type] = response.nonce();
     env_.state.RecordResponse(type, response.nonce());
     if (errors.empty()) env_.state.set_accepted_version(type, response.version_info());

@@ -130,6 +130,11 @@ curl -sf "http://$ADMIN/config_dump?resource=cluster_load_assignments&name=ratin
 check "the dump shows the pushed endpoint, with its version, source and arrival" \
   jq -e '.xds.cluster_load_assignments[0] | (.resource | tostring | contains("10.244.0.22")) and (.version | length > 0)
          and (.source | startswith("ads ")) and (.arrived | length > 0)' "$work/cla.json"
+curl -sf "http://$ADMIN/config_dump?resource=cluster_load_assignments" >"$work/clas.json"
+check "each resource has the version and time of its own last change (the push re-sent the others unchanged)" \
+  jq -e '[.xds.cluster_load_assignments[] | select(.name | startswith("outbound|9080||ratings")) | .version] as $pushed
+         | [.xds.cluster_load_assignments[] | select(.name | startswith("outbound|9080||ratings") | not) | .version] as $others
+         | ($pushed | length) == 1 and ($others | length) > 0 and all($others[]; . != $pushed[0])' "$work/clas.json"
 curl -sf "http://$ADMIN/config_dump" >"$work/dump.json"
 check "APISIX objects with key, mod_revision and their xDS source" \
   jq -e '[.apisix.routes[] | select(.mod_revision > 0 and (.source | startswith("xds route configuration")))] | length == 5' \

@@ -69,11 +69,41 @@ TEST(AdsSubscriptionsTest, DeltaUpsertsRemovesAndKeepsVersions) {
   *r->mutable_resource() = Cluster("other");  // the name does not match its content
   EXPECT_EQ(state.ApplyDelta(kClusterType, resources, {}).size(), 1u);
   EXPECT_EQ(state.ResourceVersions(kClusterType), (std::map<std::string, std::string>{{"a", "1"}}));
+  ASSERT_NE(state.UpdateOf(kClusterType, "a"), nullptr);
+  EXPECT_EQ(*state.UpdateOf(kClusterType, "a")->version, "1");  // the resource's own version
+  EXPECT_EQ(state.UpdateOf(kClusterType, "b"), nullptr);        // rejected: not held
   RepeatedPtrField<std::string> removed;
   removed.Add("a");
   state.ApplyDelta(kClusterType, {}, removed);
   EXPECT_TRUE(state.snapshot().clusters.empty());
   EXPECT_TRUE(state.ResourceVersions(kClusterType).empty());
+  EXPECT_EQ(state.UpdateOf(kClusterType, "a"), nullptr);
+}
+
+// /config_dump's per-resource version and time (Envoy's version_info and last_updated): those of
+// the SotW response that last changed the resource, not of the type's latest response.
+TEST(AdsSubscriptionsTest, EachResourceKeepsTheVersionAndTimeOfItsLastChange) {
+  AdsSubscriptions state;
+  state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a"), Cluster("b")}), "v1");
+  const ResourceUpdate first_a = *state.UpdateOf(kClusterType, "a");
+  EXPECT_EQ(*first_a.version, "v1");
+  Any changed_b = Pack<envoy::config::cluster::v3::Cluster>(R"({"name":"b","type":"EDS","connectTimeout":"2s"})");
+  state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a"), changed_b, Cluster("c")}), "v2");
+  EXPECT_EQ(*state.UpdateOf(kClusterType, "a")->version, "v1");  // resent unchanged
+  EXPECT_EQ(state.UpdateOf(kClusterType, "a")->at, first_a.at);
+  EXPECT_EQ(*state.UpdateOf(kClusterType, "b")->version, "v2");
+  EXPECT_GE(state.UpdateOf(kClusterType, "b")->at, first_a.at);
+  EXPECT_EQ(*state.UpdateOf(kClusterType, "c")->version, "v2");
+  state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a")}), "v3");  // b and c deleted
+  EXPECT_EQ(state.UpdateOf(kClusterType, "b"), nullptr);
+  EXPECT_EQ(state.UpdateOf(kClusterType, "c"), nullptr);
+  // A named type's resource leaves with its name (cluster a's endpoints, when a goes).
+  state.RefreshNames(Clock::now());
+  state.ApplyStateOfTheWorld(kClusterLoadAssignmentType, List({Assignment("a")}), "e1");
+  EXPECT_EQ(*state.UpdateOf(kClusterLoadAssignmentType, "a")->version, "e1");
+  state.ApplyStateOfTheWorld(kClusterType, {}, "v4");
+  state.RefreshNames(Clock::now());
+  EXPECT_EQ(state.UpdateOf(kClusterLoadAssignmentType, "a"), nullptr);
 }
 
 TEST(AdsSubscriptionsTest, TheFirstRoundCompletesWhenEverythingAskedForIsInOrGivenUp) {

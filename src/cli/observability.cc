@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -121,8 +120,11 @@ void Observability::RegisterMetrics() {
     if (const xds::AdsClient* ads = ads_.load()) {
       for (const auto& t : ads->GetStatus().types) out.push_back({{ShortType(t.type)}, double(t.resources)});
     } else if (const xds::FileSource* files = files_.load()) {
-      const xds::XdsDump dump = files->Dump();
-      for (const char* type : xds::kAdsTypes) out.push_back({{ShortType(type)}, double(dump.snapshot.CountOf(type))});
+      const xds::FileSourceSummary summary = files->Summary();
+      for (const char* type : xds::kAdsTypes) {
+        auto n = summary.resources.find(type);
+        out.push_back({{ShortType(type)}, n == summary.resources.end() ? 0.0 : double(n->second)});
+      }
     }
     return out;
   });
@@ -281,15 +283,14 @@ nlohmann::json Observability::Syncz() const {
     }
     x["types"] = std::move(types);
   } else if (const xds::FileSource* files = files_.load()) {
-    const xds::XdsDump dump = files->Dump();
+    const xds::FileSourceSummary summary = files->Summary();
     x["provisioner"] = "xds-v3-file";
-    std::set<std::string> paths;
-    for (const auto& [type, names] : dump.origins) {
-      for (const auto& [name, origin] : names) paths.insert(origin.source);
-    }
-    x["files"] = paths;
+    x["files"] = summary.files;
     nlohmann::json types = nlohmann::json::array();
-    for (const char* type : xds::kAdsTypes) types.push_back({{"type", type}, {"resources", dump.snapshot.CountOf(type)}});
+    for (const char* type : xds::kAdsTypes) {
+      auto n = summary.resources.find(type);
+      types.push_back({{"type", type}, {"resources", n == summary.resources.end() ? 0 : n->second}});
+    }
     x["types"] = std::move(types);
   }
   out["xds"] = std::move(x);

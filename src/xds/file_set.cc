@@ -109,6 +109,13 @@ XdsDump FileSet::Dump() const {
   return dump;
 }
 
+std::vector<std::string> FileSet::paths() const {
+  std::vector<std::string> out;
+  out.reserve(files_.size());
+  for (const auto& [path, state] : files_) out.push_back(path);
+  return out;
+}
+
 ResourceSnapshot FileSet::Merge() const {
   ResourceSnapshot merged;
   for (const auto& [path, state] : files_) {

@@ -27,6 +27,8 @@ class FileSet {
   bool Remove(const std::string& path);
 
   bool Contains(const std::string& path) const { return files_.count(path) > 0; }
+  // The files that contribute (loaded at least once, not removed), in path order.
+  std::vector<std::string> paths() const;
 
   // Union over files in path order; a name defined by two files resolves to the later path.
   ResourceSnapshot Merge() const;

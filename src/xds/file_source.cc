@@ -165,6 +165,10 @@ void FileSource::Reload() {
   }
   if (!changed) return;
   ResourceSnapshot merged = files_.Merge();
+  summary_.files = files_.paths();
+  for (const char* type : {kListenerType, kRouteConfigurationType, kClusterType, kClusterLoadAssignmentType}) {
+    summary_.resources[type] = merged.CountOf(type);
+  }
   files_lock.unlock();
   on_update_(merged);
 }
@@ -172,6 +176,11 @@ void FileSource::Reload() {
 XdsDump FileSource::Dump() const {
   std::lock_guard lock(files_mutex_);
   return files_.Dump();
+}
+
+FileSourceSummary FileSource::Summary() const {
+  std::lock_guard lock(files_mutex_);
+  return summary_;
 }
 
 }  // namespace agent::xds

@@ -20,6 +20,13 @@
 
 namespace agent::xds {
 
+// What the files hold, in numbers (/syncz and the metrics), kept at each reload: reading it costs
+// a copy of a few names, not a merge of the whole configuration.
+struct FileSourceSummary {
+  std::vector<std::string> files;
+  std::map<std::string, size_t> resources;  // type URL → resources in the merged configuration
+};
+
 class FileSource {
  public:
   using UpdateCallback = std::function<void(const ResourceSnapshot&)>;
@@ -35,6 +42,7 @@ class FileSource {
 
   // /config_dump: what the files hold now (any thread).
   XdsDump Dump() const;
+  FileSourceSummary Summary() const;
 
  private:
   struct WatchedDir {
@@ -60,6 +68,7 @@ class FileSource {
   std::set<std::string> dirty_;
   mutable std::mutex files_mutex_;  // files_: written on the io thread, read by Dump()
   FileSet files_;
+  FileSourceSummary summary_;  // under files_mutex_
   alignas(8) char buffer_[64 * 1024];
 };
 

@@ -206,5 +206,15 @@ check "file source: the dump follows an edit" \
   wait_for 5 bash -c "curl -sf 'http://$FADMIN/config_dump?resource=cluster_load_assignments&name=ratings' | grep -q 10.244.0.33"
 check "... and so do the upstreams served" \
   wait_for 5 bash -c "curl -sf 'http://$FADMIN/config_dump?resource=upstreams&name=ratings' | grep -q 10.244.0.33"
+curl -sf "http://$FADMIN/syncz" >"$work/file-syncz.json"
+curl -sf "http://$FADMIN/config_dump" >"$work/file-dump.json"
+check "file source: /syncz lists the files and counts what the dump holds, per type" \
+  jq -e --slurpfile d "$work/file-dump.json" '.xds.provisioner == "xds-v3-file" and (.xds.files | length) == 4
+     and ([.xds.types[] | .resources] == [($d[0].xds.clusters | length), ($d[0].xds.cluster_load_assignments | length),
+                                           ($d[0].xds.listeners | length), ($d[0].xds.route_configurations | length)])' \
+  "$work/file-syncz.json"
+curl -sf "http://$FADMIN/stats/prometheus" >"$work/file.prom"
+check "file source: the resources gauge says the same" \
+  test "$(value "$work/file.prom" apisix_mesh_agent_xds_resources type=Cluster)" = "$(jq '.xds.clusters | length' "$work/file-dump.json").0"
 kill -TERM "$FILE_AGENT"; wait "$FILE_AGENT" 2>/dev/null || true; FILE_AGENT=""
 finish

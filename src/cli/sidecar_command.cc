@@ -117,7 +117,7 @@ int RunSidecar(config::SidecarConfig config) {
                                                       " is translated from xDS and read-only; change the xDS "
                                                       "configuration instead"));
   };
-  api_options.metrics = [&reconciler] { return reconciler.Metrics(); };
+  api_options.metrics = [&observability] { return observability.registry().RenderPrometheus(); };
   api_options.observe = [&observability](absl::string_view method, absl::string_view protocol, absl::StatusCode code,
                                          double seconds) { observability.ObserveEtcd(method, protocol, code, seconds); };
   etcd::EtcdServer server(store, config.listen, std::move(api_options));

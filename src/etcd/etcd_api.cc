@@ -158,13 +158,11 @@ absl::StatusOr<etcdserverpb::AuthenticateResponse> EtcdApi::Authenticate(
 namespace agent::etcd {
 
 std::string EtcdApi::Metrics() const {
-  std::string text = absl::StrCat(
-      "# HELP apisix_mesh_agent_store_revision The current etcd revision served.\n",
-      "# TYPE apisix_mesh_agent_store_revision gauge\n", "apisix_mesh_agent_store_revision ", store_.current_revision(),
-      "\n# HELP apisix_mesh_agent_watchers Open etcd watchers, over gRPC and HTTP.\n",
-      "# TYPE apisix_mesh_agent_watchers gauge\n", "apisix_mesh_agent_watchers ", store_.subscription_count(), "\n");
-  if (options_.metrics) absl::StrAppend(&text, options_.metrics());
-  return text;
+  if (options_.metrics) return options_.metrics();
+  // Without the agent's registry (an EtcdApi on its own): the revision, under the registry's name.
+  return absl::StrCat("# HELP apisix_mesh_agent_store_revision The etcd revision served.\n",
+                      "# TYPE apisix_mesh_agent_store_revision gauge\n", "apisix_mesh_agent_store_revision ",
+                      store_.current_revision(), "\n");
 }
 
 }  // namespace agent::etcd

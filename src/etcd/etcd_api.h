@@ -32,7 +32,8 @@ struct EtcdApiOptions {
   // in flight for as long as it lasts); zero = never. Longer than clients' own pool timeouts
   // (lua-resty-etcd's cosockets: 60 s) so the client, not the server, ends an idle connection.
   std::chrono::seconds idle_timeout{300};
-  // Prometheus text for GET /metrics (etcd serves its metrics on the client port too); empty = none.
+  // Prometheus text for GET /metrics (etcd serves its metrics on the client port too): the agent's
+  // registry, the same text as the admin endpoint's; unset = the store's revision alone.
   std::function<std::string()> metrics;
   // Called after every unary request (gRPC or the HTTP gateway): the method (gRPC's full name, or
   // the gateway's path), the protocol ("grpc" | "http"), the answer's code and the time taken.

@@ -161,23 +161,3 @@ bool Reconciler::Owns(const std::string& key) const {
 }
 
 }  // namespace agent::reconcile
-
-namespace agent::reconcile {
-
-std::string Reconciler::Metrics() const {
-  std::lock_guard lock(mutex_);
-  return absl::StrCat(
-      "# HELP apisix_mesh_agent_xds_applies_total xDS updates applied.\n",
-      "# TYPE apisix_mesh_agent_xds_applies_total counter\n", "apisix_mesh_agent_xds_applies_total ", applies_, "\n",
-      "# HELP apisix_mesh_agent_translated_objects APISIX objects translated from xDS, by kind.\n",
-      "# TYPE apisix_mesh_agent_translated_objects gauge\n",
-      "apisix_mesh_agent_translated_objects{kind=\"route\"} ", last_.routes, "\n",
-      "apisix_mesh_agent_translated_objects{kind=\"upstream\"} ", last_.upstreams, "\n",
-      "apisix_mesh_agent_translated_objects{kind=\"stream_route\"} ", last_.stream_routes, "\n",
-      "# HELP apisix_mesh_agent_translation_skipped xDS features the current configuration uses that APISIX cannot "
-      "express (each is logged once at warn level).\n",
-      "# TYPE apisix_mesh_agent_translation_skipped gauge\n", "apisix_mesh_agent_translation_skipped ",
-      reported_.size(), "\n");
-}
-
-}  // namespace agent::reconcile

@@ -50,9 +50,6 @@ class Reconciler {
   // `mutex_` across its commit, so Owns must not touch it).
   bool Owns(const std::string& key) const;
 
-  // Prometheus text: what the last update produced and what it had to leave out.
-  std::string Metrics() const;
-
   // /config_dump: which xDS resource each key served was translated from, and what the current
   // configuration leaves out (one line per finding).
   std::map<std::string, std::string> Sources() const;

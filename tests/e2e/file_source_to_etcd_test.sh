@@ -47,9 +47,12 @@ missing=$(range /apisix/nothing /apisix/nothinh)
 check "HTTP range: empty result has no kvs key" test "$(jq -c 'has("kvs")' <<<"$missing")" = "false"
 reviews=$(upstream_nodes "outbound|9080||reviews.default.svc.cluster.local")
 check "EDS nodes from the assignment, DRAINING skipped ($reviews)" test "$reviews" = "10.244.0.11:9080 10.244.0.12:9080"
-metrics=$(curl -sS --max-time 5 "http://$ENDPOINT/metrics")
-check "/metrics: translated routes and upstreams, skipped features (the 2 Istio filters), watchers" bash -c \
-  "grep -q '^apisix_mesh_agent_translated_objects{kind=\"route\"} 5$' <<<'$metrics' && grep -q '^apisix_mesh_agent_translation_skipped 2$' <<<'$metrics' && grep -q '^apisix_mesh_agent_watchers' <<<'$metrics'"
+curl -sS --max-time 5 "http://$ENDPOINT/metrics" >"$work/metrics.prom"
+check "/metrics (the admin endpoint's registry, on the etcd port as etcd serves it): 5 translated routes" \
+  grep -q '^apisix_mesh_agent_translated_objects{kind="route"} 5$' "$work/metrics.prom"
+check "... skipped features by resource kind (the 2 Istio filters)" \
+  grep -q '^apisix_mesh_agent_translation_skipped{resource="Listener"} 2$' "$work/metrics.prom"
+check "... watchers by protocol" grep -q '^apisix_mesh_agent_etcd_watchers{protocol="http"} ' "$work/metrics.prom"
 check "an unknown typed_config (istio.stats) is skipped with a debug log" grep -q "unknown type type.googleapis.com/stats.PluginConfig" "$work/agent.log"
 check "an untranslated HTTP filter is reported once, naming listener, filter and type" test \
   "$(grep -c 'translation skipped Listener 0.0.0.0_9080: http_filter istio.stats: not translated (type.googleapis.com/stats.PluginConfig)' "$work/agent.log")" = 1

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/write_all.h"
 
 namespace agent {
 
@@ -15,14 +16,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-  size_t written = 0;
-  while (written < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    written += static_cast<size_t>(n);
-  }
-  bool ok = written == content.size() && ::fsync(fd) == 0;
+  bool ok = WriteAll(fd, content) && ::fsync(fd) == 0;
   const int saved = errno;
   ok = (::close(fd) == 0) && ok;
   if (!ok) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/write_all.h"
 
 namespace agent::iptables {
 
@@ -42,13 +43,7 @@ CommandResult SystemCommandRunner::Run(const std::vector<std::string>& argv, con
   }
   // Feed stdin from a thread so a chatty child never blocks on a full output pipe.
   std::thread writer([fd = in[1], &input] {
-    size_t written = 0;
-    while (written < input.size()) {
-      const ssize_t n = ::write(fd, input.data() + written, input.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      written += static_cast<size_t>(n);
-    }
+    WriteAll(fd, input);  // a child that exits early closes the pipe: its exit code says what happened
     ::close(fd);
   });
   char buffer[4096];

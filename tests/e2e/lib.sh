@@ -50,6 +50,19 @@ count_frames() {
 
 skip() { echo "SKIP: $*"; exit 77; }
 
+# require_data_path_peers MODULES_DIR: skips (77) unless what the stand-in data path needs is
+# here: nginx-original-dst built beside the agent, Debian's nginx with its lua and stream modules,
+# python3-yaml and lua-cjson (scripts/setup --test installs them all).
+require_data_path_peers() {
+  local modules=$1
+  [ -f "$modules/ngx_http_original_dst_module.so" ] && [ -f "$modules/ngx_stream_original_dst_module.so" ] ||
+    skip "nginx-original-dst was not built (needs nginx-dev)"
+  command -v nginx >/dev/null || skip "nginx is not installed (scripts/setup --test installs it)"
+  [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || skip "libnginx-mod-http-lua is not installed"
+  [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || skip "libnginx-mod-stream is not installed"
+  python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed"
+  dpkg-query -W -f='${Status}' lua-cjson 2>/dev/null | grep -q "install ok installed" || skip "lua-cjson is not installed"
+}
 # netns_setup TAG: a "pod" and a "peer" network namespace ($pod, $peer) joined by a veth pair —
 # pod 10.77.0.1 and fd77::1, peer 10.77.0.2 and fd77::2, all links up — and $work (mode 755: nginx
 # workers and the proxy user read from it). At exit the processes in $PIDS, both namespaces and

@@ -18,12 +18,7 @@ AGENT_BIN=$1
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 MODULES=$(dirname "$AGENT_BIN")
 
-[ -f "$MODULES/ngx_stream_original_dst_module.so" ] || skip "nginx-original-dst was not built (needs nginx-dev)"
-command -v nginx >/dev/null || skip "nginx is not installed (scripts/setup --test installs it)"
-[ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || skip "libnginx-mod-http-lua is not installed"
-[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || skip "libnginx-mod-stream is not installed"
-python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed"
-dpkg-query -W -f='${Status}' lua-cjson 2>/dev/null | grep -q "install ok installed" || skip "lua-cjson is not installed"
+require_data_path_peers "$MODULES"
 netns_setup tcp
 install -m 644 "$MODULES/ngx_http_original_dst_module.so" "$MODULES/ngx_stream_original_dst_module.so" "$work/"
 mkdir -p "$work/standin" "$work/xds" && cp "$HERE/bundle/apisix_standin.py" "$HERE/bundle/standin_router.lua" "$work/standin/"

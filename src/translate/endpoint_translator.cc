@@ -29,6 +29,16 @@ std::vector<apisix::UpstreamNode> TranslateLoadAssignment(const envoy::config::e
         skipped.push_back({resource, field, "endpoint without a numeric port"});
         continue;
       }
+      // Envoy's validation refuses both; an APISIX node without a host or with a port past 65535
+      // fails APISIX's schema and would take the whole upstream with it.
+      if (socket.address().empty()) {
+        skipped.push_back({resource, field, "endpoint without an address"});
+        continue;
+      }
+      if (socket.port_value() > 65535) {
+        skipped.push_back({resource, field, absl::StrCat("endpoint port ", socket.port_value(), " is not 1-65535")});
+        continue;
+      }
       apisix::UpstreamNode node;
       node.host = socket.address();
       node.port = socket.port_value();

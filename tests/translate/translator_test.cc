@@ -1,6 +1,10 @@
 #include "translate/translator.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "apisix/resources.h"
+#include "apisix/schema_check.h"
 
 #include "translate/from_json.h"
 #include "translate/listener_translator.h"
@@ -98,6 +102,26 @@ TEST(TranslatorTest, EdsClusterTakesNodesFromItsAssignment) {
   EXPECT_DOUBLE_EQ(*u.connect_timeout_seconds, 0.25);
   std::vector<apisix::UpstreamNode> nodes = {{"10.0.0.1", 80, 3, 0}, {"10.0.1.1", 80, 1, -1}};
   EXPECT_EQ(u.nodes, nodes);
+}
+
+// Found by the xds_translate fuzzer: an endpoint without an address (or past port 65535) became
+// a node APISIX's schema refuses, taking the upstream with it. Such endpoints are left out, named.
+TEST(TranslatorTest, EndpointsWithoutAnAddressOrWithAnImpossiblePortAreLeftOut) {
+  xds::ResourceSnapshot s;
+  s.clusters["dns"] = FromJson<envoy::config::cluster::v3::Cluster>(
+      R"({"name":"dns","type":"STRICT_DNS","connectTimeout":"1s","loadAssignment":{"clusterName":"dns","endpoints":[
+          {"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"portValue":8080}}}},
+                          {"endpoint":{"address":{"socketAddress":{"address":"example.org","portValue":70000}}}},
+                          {"endpoint":{"address":{"socketAddress":{"address":"example.org","portValue":443}}}}]}]}})");
+  Translation t = Translate(s);
+  ASSERT_EQ(t.upstreams.size(), 1u);
+  std::vector<apisix::UpstreamNode> nodes = {{"example.org", 443, 1, 0}};
+  EXPECT_EQ(t.upstreams[0].nodes, nodes);
+  ASSERT_EQ(t.skipped.size(), 2u);
+  EXPECT_EQ(t.skipped[0].field, "endpoints[0].lb_endpoints[0]");
+  EXPECT_EQ(t.skipped[0].reason, "endpoint without an address");
+  EXPECT_EQ(t.skipped[1].reason, "endpoint port 70000 is not 1-65535");
+  EXPECT_TRUE(apisix::CheckUpstreamSchema(nlohmann::json::parse(apisix::EncodeJson(t.upstreams[0]))).empty());
 }
 
 TEST(TranslatorTest, IdsAreStableAndWithinApisixRules) {

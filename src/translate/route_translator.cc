@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "translate/filter_config_translator.h"
 #include "translate/match_translator.h"
 
@@ -24,6 +25,20 @@ std::string StripPort(const std::string& domain) {
   return domain.substr(0, colon);
 }
 
+// APISIX's route schema for a host: `^\*?[0-9a-zA-Z-._\[\]:]+$` (one leading wildcard, then
+// host-name, IP-literal and port characters). Anything else makes APISIX refuse the route.
+bool IsApisixHost(absl::string_view host) {
+  absl::ConsumePrefix(&host, "*");
+  if (host.empty()) return false;
+  for (char c : host) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_' && c != '[' &&
+        c != ']' && c != ':') {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 HostTranslation TranslateDomains(const google::protobuf::RepeatedPtrField<std::string>& domains,
@@ -36,6 +51,8 @@ HostTranslation TranslateDomains(const google::protobuf::RepeatedPtrField<std::s
       any_host = true;
     } else if (absl::EndsWith(domain, "*")) {
       skipped.push_back({resource, "domains", absl::StrCat("\"", raw, "\": APISIX hosts cannot end in a wildcard")});
+    } else if (!IsApisixHost(domain)) {
+      skipped.push_back({resource, "domains", absl::StrCat("\"", raw, "\": not a host name APISIX accepts")});
     } else {
       out.tier = std::max(out.tier, absl::StartsWith(domain, "*") ? 1 : 2);
       if (std::find(out.hosts.begin(), out.hosts.end(), domain) == out.hosts.end()) out.hosts.push_back(domain);

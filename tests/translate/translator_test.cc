@@ -104,6 +104,23 @@ TEST(TranslatorTest, EdsClusterTakesNodesFromItsAssignment) {
   EXPECT_EQ(u.nodes, nodes);
 }
 
+// Found by the xds_translate fuzzer: a domain APISIX's host pattern refuses (spaces, a slash, a
+// lone "*." prefix) made APISIX refuse the whole route. Such domains are left out, named; a virtual
+// host with no other domain is dropped rather than widened to every host.
+TEST(TranslatorTest, DomainsApisixCannotTakeAsHostsAreLeftOut) {
+  Translation t = Translate(Snapshot(R"({"name":"rc","virtualHosts":[
+      {"name":"mixed","domains":["s   hop.example.com","shop.example.com","a/b"],
+       "routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"}}]},
+      {"name":"only-bad","domains":["bad host", ""],"routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"}}]}]})"));
+  ASSERT_EQ(t.routes.size(), 1u);
+  EXPECT_EQ(t.routes[0].hosts, std::vector<std::string>{"shop.example.com"});
+  EXPECT_TRUE(apisix::CheckRouteSchema(nlohmann::json::parse(apisix::EncodeJson(t.routes[0]))).empty());
+  ASSERT_EQ(t.skipped.size(), 5u);
+  EXPECT_EQ(t.skipped[0].reason, "\"s   hop.example.com\": not a host name APISIX accepts");
+  EXPECT_EQ(t.skipped[1].reason, "\"a/b\": not a host name APISIX accepts");
+  EXPECT_EQ(t.skipped[4].reason, "no domain APISIX can express; the virtual host is dropped");
+}
+
 // Found by the xds_translate fuzzer: an endpoint without an address (or past port 65535) became
 // a node APISIX's schema refuses, taking the upstream with it. Such endpoints are left out, named.
 TEST(TranslatorTest, EndpointsWithoutAnAddressOrWithAnImpossiblePortAreLeftOut) {

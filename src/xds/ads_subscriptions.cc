@@ -134,14 +134,12 @@ std::vector<std::string> AdsSubscriptions::ApplyDelta(
       const std::string name = NameOf(message);
       if (!IsWildcardType(type) && names(type).count(name) == 0) continue;  // not (or no longer) subscribed
       Delivered(type, name);
-      versions_[type][name] = resource.version();
       updated[name] = ResourceUpdate{std::make_shared<const std::string>(resource.version()), now};
       changes_.of(type).insert(name);
       held[name] = std::move(message);
     }
     for (const std::string& name : removed) {
       if (held.erase(name) > 0) changes_.of(type).insert(name);
-      versions_[type].erase(name);
       updated.erase(name);
       Delivered(type, name);  // the server says it does not exist: nothing more to wait for
     }
@@ -232,8 +230,11 @@ const std::set<std::string>& AdsSubscriptions::names(const std::string& type) co
 }
 
 std::map<std::string, std::string> AdsSubscriptions::ResourceVersions(const std::string& type) const {
-  auto it = versions_.find(type);
-  return it == versions_.end() ? std::map<std::string, std::string>() : it->second;
+  std::map<std::string, std::string> out;
+  if (auto it = updated_.find(type); it != updated_.end()) {
+    for (const auto& [name, update] : it->second) out.emplace(name, *update.version);
+  }
+  return out;
 }
 
 const std::string& AdsSubscriptions::accepted_version(const std::string& type) const {
@@ -249,7 +250,6 @@ void AdsSubscriptions::Delivered(const std::string& type, const std::string& nam
 
 void AdsSubscriptions::Forget(const std::string& type, const std::string& name) {
   Delivered(type, name);
-  versions_[type].erase(name);
   updated_[type].erase(name);
 }
 

@@ -99,7 +99,8 @@ class AdsSubscriptions {
   bool InitialRoundComplete();
 
   const std::set<std::string>& names(const std::string& type) const;
-  // The versions of the resources held (Delta's initial_resource_versions on a reconnect).
+  // The versions of the resources held (Delta's initial_resource_versions on a reconnect; over
+  // SotW, the versions of the responses that last changed them).
   std::map<std::string, std::string> ResourceVersions(const std::string& type) const;
   // The last version accepted (ACKed) of a type; NACKs repeat it.
   const std::string& accepted_version(const std::string& type) const;
@@ -120,8 +121,8 @@ class AdsSubscriptions {
   SnapshotChanges changes_;
   bool names_stale_ = true;  // clusters or listeners changed: the named types' names may have
   std::map<std::string, std::set<std::string>> names_;                      // named types only
-  std::map<std::string, std::map<std::string, std::string>> versions_;      // type → name → version (Delta)
-  std::map<std::string, std::map<std::string, ResourceUpdate>> updated_;   // type → name → last change
+  // type → name → last change; over Delta its versions are the resources' own (ResourceVersions).
+  std::map<std::string, std::map<std::string, ResourceUpdate>> updated_;
   std::map<std::string, std::string> accepted_;                             // type → version
   std::map<std::string, std::map<std::string, Clock::time_point>> pending_;  // asked, not delivered; "*" = the type
   std::set<std::string> received_types_;

@@ -60,6 +60,20 @@ void TranslateTransportSocket(const Cluster& cluster, apisix::Upstream& upstream
 
 // Outlier detection as APISIX health checks: a passive check counting the same failures, and the
 // cheap TCP active check APISIX requires beside it (nodes come back when they answer again).
+// APISIX's timeout.connect must be positive (as Envoy's connect_timeout must): a zero or negative
+// one is left to APISIX's default, reported, rather than making APISIX refuse the upstream.
+void TranslateConnectTimeout(const Cluster& cluster, apisix::Upstream& upstream, const std::string& resource,
+                             Diagnostics& skipped) {
+  if (!cluster.has_connect_timeout()) return;
+  const auto& d = cluster.connect_timeout();
+  const double seconds = static_cast<double>(d.seconds()) + static_cast<double>(d.nanos()) / 1e9;
+  if (seconds > 0) {
+    upstream.connect_timeout_seconds = seconds;
+  } else {
+    skipped.push_back({resource, "connect_timeout", "not positive; APISIX's default connect timeout is used"});
+  }
+}
+
 void TranslateOutlierDetection(const Cluster& cluster, apisix::Upstream& upstream) {
   if (!cluster.has_outlier_detection()) return;
   const auto& od = cluster.outlier_detection();
@@ -114,10 +128,7 @@ std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const x
   TranslateLbPolicy(cluster, upstream, resource, skipped);
   TranslateTransportSocket(cluster, upstream, resource, skipped);
   TranslateOutlierDetection(cluster, upstream);
-  if (cluster.has_connect_timeout()) {
-    const auto& d = cluster.connect_timeout();
-    upstream.connect_timeout_seconds = static_cast<double>(d.seconds()) + static_cast<double>(d.nanos()) / 1e9;
-  }
+  TranslateConnectTimeout(cluster, upstream, resource, skipped);
 
   switch (cluster.type()) {
     case Cluster::STATIC:
@@ -152,10 +163,7 @@ std::optional<apisix::Upstream> TranslateInboundWithoutOriginalDestination(const
     apisix::Upstream upstream;
     upstream.name = cluster.name();
     upstream.desc = absl::StrCat("xds cluster ", cluster.name(), " (the local application)");
-    if (cluster.has_connect_timeout()) {
-      const auto& d = cluster.connect_timeout();
-      upstream.connect_timeout_seconds = static_cast<double>(d.seconds()) + static_cast<double>(d.nanos()) / 1e9;
-    }
+    TranslateConnectTimeout(cluster, upstream, resource, skipped);
     upstream.nodes.push_back({"127.0.0.1", port, 1, 0});
     return upstream;
   }

@@ -141,6 +141,21 @@ TEST(TranslatorTest, EndpointsWithoutAnAddressOrWithAnImpossiblePortAreLeftOut) 
   EXPECT_TRUE(apisix::CheckUpstreamSchema(nlohmann::json::parse(apisix::EncodeJson(t.upstreams[0]))).empty());
 }
 
+// Found by the xds_translate fuzzer: connect_timeout "0s" became APISIX's timeout.connect 0,
+// which APISIX's schema refuses (it must be positive). Left to APISIX's default, reported.
+TEST(TranslatorTest, ANonPositiveConnectTimeoutIsLeftToApisixsDefault) {
+  xds::ResourceSnapshot s;
+  s.clusters["dns"] = FromJson<envoy::config::cluster::v3::Cluster>(
+      R"({"name":"dns","type":"STRICT_DNS","connectTimeout":"0s","loadAssignment":{"clusterName":"dns","endpoints":[
+          {"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"service1","portValue":8080}}}}]}]}})");
+  Translation t = Translate(s);
+  ASSERT_EQ(t.upstreams.size(), 1u);
+  EXPECT_FALSE(t.upstreams[0].connect_timeout_seconds.has_value());
+  EXPECT_TRUE(apisix::CheckUpstreamSchema(nlohmann::json::parse(apisix::EncodeJson(t.upstreams[0]))).empty());
+  ASSERT_EQ(t.skipped.size(), 1u);
+  EXPECT_EQ(t.skipped[0].field, "connect_timeout");
+}
+
 TEST(TranslatorTest, IdsAreStableAndWithinApisixRules) {
   Translation a = Translate(Snapshot(R"({"name":"rc","virtualHosts":[{"name":"vh","domains":["*"],
       "routes":[{"match":{"prefix":"/"},"route":{"cluster":"c1"}}]}]})"));

@@ -1,7 +1,11 @@
 // The etcd-side load client of scripts/bench, run the same way against the agent and a real etcd:
 //   etcd_bench load ENDPOINT PREFIX COUNT SIZE          puts COUNT keys PREFIX<i> of SIZE bytes
-//   etcd_bench grpc-range ENDPOINT KEY STREAMS SECONDS  Range of one key from STREAMS concurrent
-//                                                        callers on one channel → "rps <n>"
+//   etcd_bench grpc-range ENDPOINT KEY STREAMS SECONDS [PID]
+//                                                        Range of one key from STREAMS concurrent
+//                                                        callers on one channel → "rps <n>"; with
+//                                                        the server's PID also its CPU time per call
+//                                                        ("cpu_us_per_call <n>"), which does not
+//                                                        depend on how client and server share cores
 //   etcd_bench watch-fanout ENDPOINT WATCHERS WRITES    WATCHERS HTTP watches on /apisix/, WRITES
 //                                                        puts → "p50_ms p99_ms all_p50_ms"
 //   etcd_bench watch-memory ENDPOINT PID WATCHERS        RSS of PID before/after WATCHERS idle HTTP
@@ -10,7 +14,11 @@
 #include <atomic>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include <grpcpp/create_channel.h>
 
@@ -47,6 +55,19 @@ long RssBytes(int pid) {
   return -1;
 }
 
+// User + system CPU time the process has used, in seconds (/proc/PID/stat fields 14 and 15).
+double CpuSeconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return -1;
   std::sort(values.begin(), values.end());
@@ -71,7 +92,7 @@ int Load(const std::string& endpoint, const std::string& prefix, int count, int 
   return 0;
 }
 
-int GrpcRange(const std::string& endpoint, const std::string& key, int streams, int seconds) {
+int GrpcRange(const std::string& endpoint, const std::string& key, int streams, int seconds, int server_pid) {
   auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
   std::atomic<long> done{0};
   std::atomic<bool> stop{false};
@@ -90,13 +111,17 @@ int GrpcRange(const std::string& endpoint, const std::string& key, int streams, 
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));  // warm up
   const long start = done;
+  const double cpu0 = server_pid > 0 ? CpuSeconds(server_pid) : 0;
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   const long end = done;
+  const double cpu = server_pid > 0 ? CpuSeconds(server_pid) - cpu0 : 0;
   const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   stop = true;
   for (auto& t : callers) t.join();
-  std::cout << "rps " << static_cast<long>((end - start) / elapsed) << "\n";
+  std::cout << "rps " << static_cast<long>((end - start) / elapsed);
+  if (server_pid > 0) std::cout << " cpu_us_per_call " << cpu * 1e6 / static_cast<double>(end - start);
+  std::cout << "\n";
   return 0;
 }
 
@@ -148,7 +173,9 @@ int WatchMemory(const std::string& endpoint, int pid, int count) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "load" && argc == 6) return Load(argv[2], argv[3], std::stoi(argv[4]), std::stoi(argv[5]));
-  if (mode == "grpc-range" && argc == 6) return GrpcRange(argv[2], argv[3], std::stoi(argv[4]), std::stoi(argv[5]));
+  if (mode == "grpc-range" && (argc == 6 || argc == 7)) {
+    return GrpcRange(argv[2], argv[3], std::stoi(argv[4]), std::stoi(argv[5]), argc == 7 ? std::stoi(argv[6]) : 0);
+  }
   if (mode == "watch-fanout" && argc == 5) return WatchFanout(argv[2], std::stoi(argv[3]), std::stoi(argv[4]));
   if (mode == "watch-memory" && argc == 5) return WatchMemory(argv[2], std::stoi(argv[3]), std::stoi(argv[4]));
   std::cerr << "usage: see the comment at the top of bench/etcd_bench.cc\n";

@@ -25,6 +25,8 @@ class JsonNesting {
     }
     return depth_;
   }
+  // Whether the last byte fed is inside a string (its closing quote is not).
+  bool in_string() const { return in_string_; }
 
  private:
   int depth_ = 0;

@@ -16,6 +16,7 @@
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "etcd/kv_write.h"
 #include "etcd/watch_budget.h"
+#include "etcd/watch_events.h"
 #include "etcd/watch_registry.h"
 #include "store/kv_store.h"
 
@@ -62,7 +63,7 @@ class EtcdApi {
   WatchRegistry& watch_registry() { return watch_registry_; }
   // What a new watch stream of `protocol` from `peer` shares with the others (budget, registry).
   WatchStreamContext WatchContext(WatchProtocol protocol, std::string peer) {
-    return {&watch_budget_, &watch_registry_, protocol, std::move(peer)};
+    return {&watch_budget_, &watch_registry_, protocol, std::move(peer), &watch_events_};
   }
 
   // OK when auth is off, or the token is one Authenticate issued. `token` empty = none sent.
@@ -95,6 +96,7 @@ class EtcdApi {
   const EtcdApiOptions options_;
   WatchBudget watch_budget_;
   WatchRegistry watch_registry_;
+  WatchEventCache watch_events_;  // one revision's events, encoded once for all watchers of a shape
 
   std::mutex token_mutex_;
   std::unordered_map<std::string, int64_t> tokens_;  // token → issue time (unix seconds)

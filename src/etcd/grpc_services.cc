@@ -123,7 +123,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
     if (!next) return;
     response_ = *std::move(next);
     writing_ = true;
-    stream_.Sent(response_, response_.ByteSizeLong());
+    stream_.Sent(static_cast<size_t>(response_.events_size()), response_.ByteSizeLong());
     StartWrite(&response_);
   }
 

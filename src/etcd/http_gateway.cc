@@ -221,12 +221,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void Pump() {
     if (writing_ || closed_ || !watch_) return;
-    auto message = watch_->Next();
+    auto message = watch_->NextMessage();
     if (!message) return;
-    std::string json = absl::StrCat("{\"result\":", ToGatewayJson(*message), "}\n");
+    // The events' JSON is shared with every watcher of the same shape: only the id is this one's.
+    std::string json = message->GatewayLine();
     auto chunk = std::make_shared<std::string>(absl::StrFormat("%x\r\n", json.size()));
     absl::StrAppend(chunk.get(), json, "\r\n");
-    watch_->Sent(*message, json.size());
+    watch_->Sent(message->event_count(), json.size());
     writing_ = true;
     asio::async_write(socket_, asio::buffer(*chunk), [self = shared_from_this(), chunk](beast::error_code ec, size_t) {
       self->OnWatchWrite(ec);

@@ -42,7 +42,7 @@ void SortKvs(const RangeRequest& r, std::vector<store::KeyValue>& kvs) {
       case RangeRequest::VERSION: return kv.version;
       case RangeRequest::CREATE: return kv.create_revision;
       case RangeRequest::MOD: return kv.mod_revision;
-      case RangeRequest::VALUE: return absl::string_view(kv.value);
+      case RangeRequest::VALUE: return absl::string_view(kv.value.str());
       default: return absl::string_view(kv.key);
     }
   };

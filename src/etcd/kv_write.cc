@@ -79,7 +79,7 @@ bool CompareOne(const Compare& c, const store::KeyValue& kv) {
     case Compare::VERSION: r = Sign(kv.version, c.version()); break;
     case Compare::CREATE: r = Sign(kv.create_revision, c.create_revision()); break;
     case Compare::MOD: r = Sign(kv.mod_revision, c.mod_revision()); break;
-    case Compare::VALUE: r = Sign(kv.value, c.value()); break;
+    case Compare::VALUE: r = Sign(kv.value.str(), c.value()); break;
     case Compare::LEASE: r = Sign(kv.lease, c.lease()); break;
     default: return false;
   }

@@ -20,6 +20,7 @@
 namespace agent::etcd {
 
 class WatchStream;
+class WatchEventCache;
 
 enum class WatchProtocol { kGrpc = 0, kHttp = 1 };
 inline constexpr std::array<WatchProtocol, 2> kWatchProtocols = {WatchProtocol::kGrpc, WatchProtocol::kHttp};
@@ -83,6 +84,7 @@ struct WatchStreamContext {
   WatchRegistry* registry = nullptr;
   WatchProtocol protocol = WatchProtocol::kGrpc;
   std::string peer;
+  WatchEventCache* events = nullptr;  // optional, outliving the stream: events shared across streams
 };
 
 }  // namespace agent::etcd

@@ -18,6 +18,7 @@ WatchStream::WatchStream(store::KvStore& store, const ClusterIdentity& identity,
       wake_(std::move(wake)),
       budget_(context.budget),
       registry_(context.registry),
+      events_(context.events),
       protocol_(context.protocol),
       peer_(std::move(context.peer)) {
   if (registry_ != nullptr) registry_->Join(this);
@@ -42,13 +43,13 @@ void WatchStream::Shutdown() {
   if (budget_ != nullptr) budget_->Release(retired.size());
 }
 
-void WatchStream::Sent(const WatchResponse& message, size_t bytes) {
+void WatchStream::Sent(size_t events, size_t bytes) {
   WatchRegistry* registry;
   {
     std::lock_guard lock(mutex_);
     registry = registry_;
   }
-  if (registry != nullptr) registry->RecordSent(protocol_, static_cast<size_t>(message.events_size()), bytes);
+  if (registry != nullptr) registry->RecordSent(protocol_, events, bytes);
 }
 
 WatchStreamStatus WatchStream::Describe() {
@@ -62,8 +63,8 @@ WatchStreamStatus WatchStream::Describe() {
   for (const auto& [id, watcher] : watchers_) {
     WatcherStatus w;
     w.id = id;
-    w.key = watcher->range.key;
-    w.range_end = watcher->range.range_end;
+    w.key = watcher->shape.range.key;
+    w.range_end = watcher->shape.range.range_end;
     // Sent up to the revision before its first pending one: an idle watcher's position does not
     // move while its range is quiet, but it has missed nothing up to the current revision.
     const int64_t first_pending = FirstPendingLocked(*watcher, current);
@@ -122,16 +123,16 @@ void WatchStream::Create(const WatchCreateRequest& request) {
     }
   }
   auto watcher = std::make_unique<Watcher>();
-  watcher->range = {request.key(), request.range_end()};
-  watcher->prev_kv = request.prev_kv();
+  watcher->shape.range = {request.key(), request.range_end()};
+  watcher->shape.prev_kv = request.prev_kv();
   for (int filter : request.filters()) {
-    if (filter == WatchCreateRequest::NOPUT) watcher->no_put = true;
-    if (filter == WatchCreateRequest::NODELETE) watcher->no_delete = true;
+    if (filter == WatchCreateRequest::NOPUT) watcher->shape.no_put = true;
+    if (filter == WatchCreateRequest::NODELETE) watcher->shape.no_delete = true;
   }
   const int64_t current = store_.current_revision();
   watcher->next_revision = request.start_revision() > 0 ? request.start_revision() : current + 1;
   // Subscribe before taking mutex_ (lock order: store notifications may be waiting for mutex_).
-  watcher->subscription = store_.Subscribe(watcher->range, [wake = wake_](int64_t) { wake(); });
+  watcher->subscription = store_.Subscribe(watcher->shape.range, [wake = wake_](int64_t) { wake(); });
 
   std::unique_ptr<Watcher> rejected;
   std::lock_guard lock(mutex_);
@@ -173,55 +174,55 @@ void WatchStream::Cancel(int64_t watch_id) {
   control_.push_back(std::move(canceled));
 }
 
-bool WatchStream::NextEvents(Watcher& w, WatchResponse& out, bool& compacted) {
+bool WatchStream::NextEvents(Watcher& w, WatchMessage& out, bool& compacted) {
   while (true) {
     SkipQuietHistory(w);
-    store::WatchRead read = store_.ReadEvents(w.range, w.next_revision, 1);
+    store::WatchRead read = store_.ReadEvents(w.shape.range, w.next_revision, 1);
     if (read.compact_revision > 0) {
       // etcd's shape: no revision in the header, canceled with the oldest revision still replayable.
-      identity_.Fill(out.mutable_header(), 0);
-      out.set_watch_id(w.id);
-      out.set_canceled(true);
-      out.set_compact_revision(read.compact_revision);
+      WatchResponse& canceled = out.own.emplace();
+      identity_.Fill(canceled.mutable_header(), 0);
+      canceled.set_watch_id(w.id);
+      canceled.set_canceled(true);
+      canceled.set_compact_revision(read.compact_revision);
       compacted = true;
       return true;
     }
     w.next_revision = read.next_revision;
     w.subscription->ReadUpTo(w.next_revision);
     if (read.revisions.empty()) return false;
-    const store::Revision& revision = *read.revisions.front();
-    for (const store::Event& event : revision.events) {
-      if (!w.range.Contains(event.kv.key)) continue;
-      const bool is_delete = event.type == store::Event::Type::kDelete;
-      if ((is_delete && w.no_delete) || (!is_delete && w.no_put)) continue;
-      mvccpb::Event* e = out.add_events();
-      e->set_type(is_delete ? mvccpb::Event::DELETE : mvccpb::Event::PUT);
-      ToProto(event.kv, e->mutable_kv());
-      if (w.prev_kv && event.prev_kv) ToProto(*event.prev_kv, e->mutable_prev_kv());
-    }
-    if (out.events_size() == 0) continue;  // everything in this revision was filtered out
-    identity_.Fill(out.mutable_header(), revision.revision);
-    out.set_watch_id(w.id);
+    // Built once per revision and shape, shared with every other watcher of that shape.
+    out.shared = events_ != nullptr ? events_->Get(read.revisions.front(), w.shape, identity_)
+                                    : SharedEvents::Build(*read.revisions.front(), w.shape, identity_);
+    if (out.shared == nullptr) continue;  // everything in this revision was filtered out
+    out.watch_id = w.id;
     return true;
   }
 }
 
 std::optional<WatchResponse> WatchStream::Next() {
+  std::optional<WatchMessage> message = NextMessage();
+  if (!message) return std::nullopt;
+  return message->Response();
+}
+
+std::optional<WatchMessage> WatchStream::NextMessage() {
   std::unique_ptr<Watcher> retired;  // destroyed after the lock is released
   std::lock_guard lock(mutex_);
   if (!control_.empty()) {
-    WatchResponse response = std::move(control_.front());
+    WatchMessage message;
+    message.own = std::move(control_.front());
     control_.pop_front();
-    return response;
+    return message;
   }
   const int64_t current = store_.current_revision();
   if (progress_requested_ && AllSyncedLocked(current)) {
     // etcd 3.5: a progress notification, for no watch in particular, never ahead of pending events.
     progress_requested_ = false;
-    WatchResponse progress;
-    identity_.Fill(progress.mutable_header(), current);
-    progress.set_watch_id(-1);
-    return progress;
+    WatchMessage message;
+    identity_.Fill(message.own.emplace().mutable_header(), current);
+    message.own->set_watch_id(-1);
+    return message;
   }
   if (watchers_.empty()) return std::nullopt;
   // Round robin: start after the watcher served last, so one busy watcher cannot starve others.
@@ -230,7 +231,7 @@ std::optional<WatchResponse> WatchStream::Next() {
     if (start == watchers_.end()) start = watchers_.begin();
     Watcher& w = *start->second;
     if (w.next_revision > current) continue;
-    WatchResponse response;
+    WatchMessage response;
     bool compacted = false;
     if (!NextEvents(w, response, compacted)) continue;
     last_served_ = w.id;
@@ -262,7 +263,7 @@ int64_t WatchStream::FirstPendingLocked(Watcher& w, int64_t current) const {
   SkipQuietHistory(w);
   if (w.next_revision > current) return 0;
   // Pending only if history holds events in its range; a watcher whose range saw no change is synced.
-  store::WatchRead read = store_.ReadEvents(w.range, w.next_revision, 1);
+  store::WatchRead read = store_.ReadEvents(w.shape.range, w.next_revision, 1);
   if (read.compact_revision > 0) return w.next_revision;  // behind the history: about to be canceled
   return read.revisions.empty() ? 0 : read.revisions.front()->revision;
 }

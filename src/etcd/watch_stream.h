@@ -17,6 +17,7 @@
 #include "etcd/cluster_identity.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "etcd/watch_budget.h"
+#include "etcd/watch_events.h"
 #include "etcd/watch_registry.h"
 #include "store/kv_store.h"
 
@@ -35,12 +36,15 @@ class WatchStream {
 
   void Handle(const etcdserverpb::WatchRequest& request);
 
-  // The next message to send; nullopt when there is nothing to send now.
+  // The next message to send; nullopt when there is nothing to send now. Events come as one
+  // revision's events shared with every watcher of the same shape (`context.events` caches them).
+  std::optional<WatchMessage> NextMessage();
+  // The same as a protobuf of its own.
   std::optional<etcdserverpb::WatchResponse> Next();
 
-  // The transport sent a message Next() gave it (`bytes` on the wire, framing aside): counted in
-  // the registry's traffic.
-  void Sent(const etcdserverpb::WatchResponse& message, size_t bytes);
+  // The transport sent a message of `events` events (`bytes` on the wire, framing aside): counted
+  // in the registry's traffic.
+  void Sent(size_t events, size_t bytes);
 
   // This stream's watchers and how far each has been sent (the registry's view).
   WatchStreamStatus Describe();
@@ -51,11 +55,8 @@ class WatchStream {
  private:
   struct Watcher {
     int64_t id = 0;
-    store::KeyRange range;
+    WatchShape shape;
     int64_t next_revision = 0;
-    bool prev_kv = false;
-    bool no_put = false;
-    bool no_delete = false;
     std::unique_ptr<store::Subscription> subscription;
   };
 
@@ -64,7 +65,7 @@ class WatchStream {
   void Cancel(int64_t watch_id);
   // Fills `out` with the watcher's next revision of events; false if it has none now. Sets
   // `compacted` when the watcher fell out of history and must be canceled.
-  bool NextEvents(Watcher& watcher, etcdserverpb::WatchResponse& out, bool& compacted);
+  bool NextEvents(Watcher& watcher, WatchMessage& out, bool& compacted);
   bool AllSyncedLocked(int64_t current) const;
   // The first revision of the watcher's range not yet handed out; 0 when none waits (in sync).
   int64_t FirstPendingLocked(Watcher& w, int64_t current) const;
@@ -74,6 +75,7 @@ class WatchStream {
   std::function<void()> wake_;
   WatchBudget* const budget_;
   WatchRegistry* registry_;  // null once the stream has left it
+  WatchEventCache* const events_;
   const WatchProtocol protocol_;
   const std::string peer_;
   const std::chrono::system_clock::time_point opened_ = std::chrono::system_clock::now();

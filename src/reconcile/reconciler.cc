@@ -39,7 +39,8 @@ std::set<std::string> Reconciler::Report(const translate::Diagnostics& skipped) 
 void Reconciler::Commit(std::map<std::string, std::string> puts, const std::set<std::string>& deletes,
                         ApplyStats& stats) {
   // One commit: a watcher receives routes and their upstreams in one message, in any key order.
-  // Values move from `puts` to the mutations to `applied_`: at mesh scale each copy is megabytes.
+  // Values move from `puts` into the mutations, whose bytes the store keeps and `applied_` shares:
+  // at mesh scale each copy would be tens of megabytes.
   std::vector<store::Mutation> mutations;
   for (auto& [key, value] : puts) {
     auto it = applied_.find(key);
@@ -65,7 +66,7 @@ void Reconciler::Commit(std::map<std::string, std::string> puts, const std::set<
   }
   for (auto& m : mutations) {
     if (m.kind == store::Mutation::Kind::kPut) {
-      applied_[m.key] = std::move(m.value);
+      applied_.insert_or_assign(std::move(m.key), std::move(m.value));
     } else {
       applied_.erase(m.key);
     }
@@ -94,26 +95,31 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot, const xds::S
   if (layout_.line() == apisix::VersionLine::k2x) translate::DowngradePluginsTo2x(translation);
   std::set<std::string> reported = Report(translation.skipped);
 
-  std::map<std::string, std::string> desired;
-  std::map<std::string, std::string> sources;
-  for (const apisix::Upstream& u : translation.upstreams) {
-    desired.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
-    sources.emplace(layout_.UpstreamKey(u.id), u.desc);
-  }
-  for (const apisix::Route& r : translation.routes) {
-    desired.emplace(layout_.RouteKey(r.id), EncodeJson(r));
-    sources.emplace(layout_.RouteKey(r.id), r.desc);
-  }
-  for (const apisix::StreamRoute& r : translation.stream_routes) {
-    desired.emplace(layout_.StreamRouteKey(r.id), EncodeJson(r));
-    sources.emplace(layout_.StreamRouteKey(r.id), r.source);
-  }
-
   ApplyStats stats;
   stats.routes = translation.routes.size();
   stats.upstreams = translation.upstreams.size();
   stats.stream_routes = translation.stream_routes.size();
   stats.skipped = translation.skipped.size();
+
+  // Each object is released once encoded: at mesh scale the objects and their encodings are tens
+  // of megabytes each, and only one of the two needs to be held at a time.
+  std::map<std::string, std::string> desired;
+  std::map<std::string, std::string> sources;
+  for (apisix::Upstream& u : translation.upstreams) {
+    desired.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
+    sources.emplace(layout_.UpstreamKey(u.id), std::move(u.desc));
+    u = apisix::Upstream{};
+  }
+  for (apisix::Route& r : translation.routes) {
+    desired.emplace(layout_.RouteKey(r.id), EncodeJson(r));
+    sources.emplace(layout_.RouteKey(r.id), std::move(r.desc));
+    r = apisix::Route{};
+  }
+  for (apisix::StreamRoute& r : translation.stream_routes) {
+    desired.emplace(layout_.StreamRouteKey(r.id), EncodeJson(r));
+    sources.emplace(layout_.StreamRouteKey(r.id), std::move(r.source));
+    r = apisix::StreamRoute{};
+  }
 
   // The front's table and the stream routes it sends connections to: the table names only
   // destinations whose routes exist once this commit is served (new ones are written first;

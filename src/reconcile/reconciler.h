@@ -69,7 +69,8 @@ class Reconciler {
   std::string front_table_;  // the last table handed to the sink (under apply_mutex_)
   std::mutex apply_mutex_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::string> applied_;  // key → value the agent owns in the store
+  // key → the value the agent owns in the store: the store's own bytes (shared, not a copy).
+  std::map<std::string, store::SharedValue> applied_;
   mutable std::shared_mutex owned_mutex_;
   std::set<std::string> owned_;  // the keys of applied_, plus those being committed
   std::set<std::string> reported_;             // skipped features already logged

@@ -26,12 +26,13 @@
 
 #include "absl/status/statusor.h"
 #include "store/key_range.h"
+#include "store/shared_value.h"
 
 namespace agent::store {
 
 struct KeyValue {
   std::string key;
-  std::string value;
+  SharedValue value;  // shared with the store's record and history: copying a KeyValue copies no bytes
   int64_t create_revision = 0;
   int64_t mod_revision = 0;
   int64_t version = 0;
@@ -57,9 +58,9 @@ struct Mutation {
   enum class Kind { kPut, kDelete };
   Kind kind = Kind::kPut;
   std::string key;
-  std::string value;
+  SharedValue value;  // the store keeps these very bytes: the writer may keep sharing them
 
-  static Mutation Put(std::string key, std::string value) { return {Kind::kPut, std::move(key), std::move(value)}; }
+  static Mutation Put(std::string key, SharedValue value) { return {Kind::kPut, std::move(key), std::move(value)}; }
   static Mutation Delete(std::string key) { return {Kind::kDelete, std::move(key), {}}; }
 };
 
@@ -127,7 +128,7 @@ class WriteTxn {
 
   // Errors (nothing written): NotFound for an unknown lease, InvalidArgument for ignore_value or
   // ignore_lease on a missing key. Returns the previous key-value, if any.
-  absl::StatusOr<std::optional<KeyValue>> Put(const std::string& key, const std::string& value, int64_t lease = 0,
+  absl::StatusOr<std::optional<KeyValue>> Put(const std::string& key, SharedValue value, int64_t lease = 0,
                                               bool ignore_value = false, bool ignore_lease = false);
   // Returns the deleted key-values.
   std::vector<KeyValue> DeleteRange(const KeyRange& range);
@@ -197,7 +198,7 @@ class KvStore {
   friend class Subscription;
   friend class WriteTxn;
   struct Record {
-    std::string value;
+    SharedValue value;
     int64_t create_revision;
     int64_t mod_revision;
     int64_t version;

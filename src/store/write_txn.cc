@@ -31,7 +31,7 @@ RangeResult WriteTxn::Range(const RangeQuery& query) const {
   return result;
 }
 
-absl::StatusOr<std::optional<KeyValue>> WriteTxn::Put(const std::string& key, const std::string& value, int64_t lease,
+absl::StatusOr<std::optional<KeyValue>> WriteTxn::Put(const std::string& key, SharedValue value, int64_t lease,
                                                       bool ignore_value, bool ignore_lease) {
   if (lease != 0 && !LeaseExists(lease)) return absl::NotFoundError("etcdserver: requested lease not found");
   auto it = store_.keys_.find(key);
@@ -42,11 +42,11 @@ absl::StatusOr<std::optional<KeyValue>> WriteTxn::Put(const std::string& key, co
   Event event;
   event.type = Event::Type::kPut;
   if (it == store_.keys_.end()) {
-    it = store_.keys_.emplace(key, KvStore::Record{value, rev, rev, 1, lease}).first;
+    it = store_.keys_.emplace(key, KvStore::Record{std::move(value), rev, rev, 1, lease}).first;
     store_.AttachLease(key, 0, lease);
   } else {
     event.prev_kv = KvStore::ToKeyValue(it->first, it->second);
-    if (!ignore_value) it->second.value = value;
+    if (!ignore_value) it->second.value = std::move(value);
     if (!ignore_lease) {
       store_.AttachLease(key, it->second.lease, lease);
       it->second.lease = lease;

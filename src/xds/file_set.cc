@@ -4,6 +4,7 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <type_traits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -52,10 +53,70 @@ absl::Status FileSet::Commit(const std::string& path, Decoded decoded, bool* cha
     log::Debug("xds file %s: skipped an Any of unknown type %s", path, type);
   }
   for (const std::string& skipped : decoded.report.skipped_resources) log::Warn("xds file %s: skipped %s", path, skipped);
-  files_.insert_or_assign(path,
-                          FileState{decoded.content_hash, std::move(decoded.resources), std::chrono::system_clock::now()});
+  FileState& state = files_[path];
+  state.content_hash = decoded.content_hash;
+  state.loaded = std::chrono::system_clock::now();
+  ResourceSnapshot& in = decoded.resources;
+  Replace(path, kListenerType, merged_.listeners, std::move(in.listeners));
+  Replace(path, kRouteConfigurationType, merged_.route_configurations, std::move(in.route_configurations));
+  Replace(path, kClusterType, merged_.clusters, std::move(in.clusters));
+  Replace(path, kClusterLoadAssignmentType, merged_.cluster_load_assignments, std::move(in.cluster_load_assignments));
   *changed = true;
   return absl::OkStatus();
+}
+
+namespace {
+absl::string_view KindOf(absl::string_view type) { return type.substr(type.rfind('.') + 1); }
+}  // namespace
+
+template <typename Map>
+void FileSet::Replace(const std::string& path, const char* type, Map& merged, Map incoming) {
+  std::set<std::string>& names = files_[path].names[type];
+  std::map<std::string, std::set<std::string>>& definers = definers_[type];
+  // What the file no longer defines: gone, or back to the file that defines it next.
+  for (const std::string& name : names) {
+    if (incoming.count(name) > 0) continue;
+    auto defs = definers.find(name);
+    const bool was_winner = *defs->second.rbegin() == path;
+    defs->second.erase(path);
+    if (defs->second.empty()) {
+      definers.erase(defs);
+      merged.erase(name);
+    } else if (was_winner) {
+      Restore(*defs->second.rbegin(), type, merged, name);
+    }
+  }
+  names.clear();
+  for (auto& [name, resource] : incoming) {
+    names.insert(name);
+    std::set<std::string>& defs = definers[name];
+    defs.insert(path);
+    if (defs.size() > 1) {
+      log::Warn("%s %s is defined by more than one xDS file; the one in %s is used", KindOf(type), name,
+                *defs.rbegin());
+    }
+    if (*defs.rbegin() == path) merged.insert_or_assign(name, std::move(resource));
+  }
+}
+
+template <typename Map>
+void FileSet::Restore(const std::string& path, const char* type, Map& merged, const std::string& name) {
+  Decoded again = Decode(path);
+  const Map* from = nullptr;
+  if constexpr (std::is_same_v<Map, decltype(merged_.listeners)>) from = &again.resources.listeners;
+  if constexpr (std::is_same_v<Map, decltype(merged_.route_configurations)>) from = &again.resources.route_configurations;
+  if constexpr (std::is_same_v<Map, decltype(merged_.clusters)>) from = &again.resources.clusters;
+  if constexpr (std::is_same_v<Map, decltype(merged_.cluster_load_assignments)>) {
+    from = &again.resources.cluster_load_assignments;
+  }
+  auto it = again.status.ok() ? from->find(name) : from->end();
+  if (it == from->end()) {
+    log::Warn("%s %s: %s defined it too but no longer reads as it did; it is withdrawn until that file is loaded again",
+              KindOf(type), name, path);
+    merged.erase(name);
+    return;
+  }
+  merged.insert_or_assign(name, std::move(it->second));
 }
 
 absl::Status FileSet::Load(const std::string& path, bool* changed) { return Commit(path, Decode(path), changed); }
@@ -78,32 +139,23 @@ std::vector<absl::Status> FileSet::LoadAll(const std::vector<std::string>& paths
 bool FileSet::Remove(const std::string& path) {
   auto it = files_.find(path);
   if (it == files_.end()) return false;
-  bool contributed = it->second.resources.size() > 0;
-  files_.erase(it);
+  bool contributed = false;
+  for (const auto& [type, names] : it->second.names) contributed = contributed || !names.empty();
+  Replace(path, kListenerType, merged_.listeners, {});
+  Replace(path, kRouteConfigurationType, merged_.route_configurations, {});
+  Replace(path, kClusterType, merged_.clusters, {});
+  Replace(path, kClusterLoadAssignmentType, merged_.cluster_load_assignments, {});
+  files_.erase(path);
   return contributed;
 }
 
-namespace {
-template <typename Map>
-void MergeInto(Map& into, const Map& from, const std::string& path, absl::string_view kind) {
-  for (const auto& [name, resource] : from) {
-    if (!into.insert_or_assign(name, resource).second) {
-      log::Warn("%s %s is defined by more than one xDS file; the one in %s is used", kind, name, path);
-    }
-  }
-}
-}  // namespace
-
 XdsDump FileSet::Dump() const {
   XdsDump dump;
-  dump.snapshot = Merge();
-  for (const auto& [path, state] : files_) {  // path order: a later file's definition wins, as in Merge
-    const ResourceOrigin origin{"", path, state.loaded};
-    for (const auto& [name, r] : state.resources.listeners) dump.origins[kListenerType][name] = origin;
-    for (const auto& [name, r] : state.resources.route_configurations) dump.origins[kRouteConfigurationType][name] = origin;
-    for (const auto& [name, r] : state.resources.clusters) dump.origins[kClusterType][name] = origin;
-    for (const auto& [name, r] : state.resources.cluster_load_assignments) {
-      dump.origins[kClusterLoadAssignmentType][name] = origin;
+  dump.snapshot = merged_;
+  for (const auto& [type, names] : definers_) {
+    for (const auto& [name, paths] : names) {
+      const std::string& winner = *paths.rbegin();  // path order: a later file's definition wins
+      dump.origins[type][name] = ResourceOrigin{"", winner, files_.at(winner).loaded};
     }
   }
   return dump;
@@ -114,18 +166,6 @@ std::vector<std::string> FileSet::paths() const {
   out.reserve(files_.size());
   for (const auto& [path, state] : files_) out.push_back(path);
   return out;
-}
-
-ResourceSnapshot FileSet::Merge() const {
-  ResourceSnapshot merged;
-  for (const auto& [path, state] : files_) {
-    MergeInto(merged.listeners, state.resources.listeners, path, "Listener");
-    MergeInto(merged.route_configurations, state.resources.route_configurations, path, "RouteConfiguration");
-    MergeInto(merged.clusters, state.resources.clusters, path, "Cluster");
-    MergeInto(merged.cluster_load_assignments, state.resources.cluster_load_assignments, path,
-              "ClusterLoadAssignment");
-  }
-  return merged;
 }
 
 }  // namespace agent::xds

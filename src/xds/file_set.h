@@ -1,8 +1,13 @@
 // The resources contributed by each watched xDS file, and their union. Pure bookkeeping (no
 // inotify), so the keep-last-good and removal rules are unit-tested directly.
+//
+// The union is the only copy of the decoded resources (at mesh scale, tens of megabytes): each
+// file keeps the names it defines, not its own copy. A name two files define resolves to the
+// later path; when that file withdraws it, the earlier file's definition is read again from disk.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,14 +36,14 @@ class FileSet {
   std::vector<std::string> paths() const;
 
   // Union over files in path order; a name defined by two files resolves to the later path.
-  ResourceSnapshot Merge() const;
+  const ResourceSnapshot& snapshot() const { return merged_; }
   // The union and, for each resource, the file it comes from and when that file was loaded.
   XdsDump Dump() const;
 
  private:
   struct FileState {
     uint64_t content_hash = 0;  // not the content: at mesh scale that is tens of MB kept for nothing
-    ResourceSnapshot resources;
+    std::map<std::string, std::set<std::string>> names;  // type → the names this file defines
     std::chrono::system_clock::time_point loaded{};
   };
   struct Decoded {
@@ -49,7 +54,17 @@ class FileSet {
   };
   static Decoded Decode(const std::string& path);  // thread-safe: no state touched
   absl::Status Commit(const std::string& path, Decoded decoded, bool* changed);
+  // Replaces what `path` defines of one type with `incoming` (moved into the union).
+  template <typename Map>
+  void Replace(const std::string& path, const char* type, Map& merged, Map incoming);
+  // The definition of `name` in `path`, read again: the file that defines it now that a later
+  // one withdrew it. Absent (with a warning) when the file no longer reads as it did.
+  template <typename Map>
+  void Restore(const std::string& path, const char* type, Map& merged, const std::string& name);
+
   std::map<std::string, FileState> files_;
+  ResourceSnapshot merged_;
+  std::map<std::string, std::map<std::string, std::set<std::string>>> definers_;  // type → name → paths
 };
 
 // Whether a directory entry looks like an xDS file rather than an editor's temporary or backup.

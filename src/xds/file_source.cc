@@ -164,7 +164,7 @@ void FileSource::Reload() {
     }
   }
   if (!changed) return;
-  ResourceSnapshot merged = files_.Merge();
+  const ResourceSnapshot& merged = files_.snapshot();  // read only on this thread once unlocked
   summary_.files = files_.paths();
   for (const char* type : {kListenerType, kRouteConfigurationType, kClusterType, kClusterLoadAssignmentType}) {
     summary_.resources[type] = merged.CountOf(type);

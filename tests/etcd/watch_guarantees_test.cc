@@ -78,7 +78,7 @@ class Watcher {
         woken_ = false;
       }
       while (auto message = stream_.Next()) {
-        stream_.Sent(*message, 1);
+        stream_.Sent(static_cast<size_t>(message->events_size()), 1);
         Record(*message);
         if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
       }

@@ -306,7 +306,7 @@ TEST(WatchRegistryTest, ListsStreamsAndHowFarEachWatcherHasBeenSent) {
   // One revision handed to the gRPC transport: that watcher is at 2, with 3 still pending.
   auto message = grpc->Next();
   ASSERT_TRUE(message.has_value());
-  grpc->Sent(*message, 100);
+  grpc->Sent(static_cast<size_t>(message->events_size()), 100);
   streams = registry.Streams();
   EXPECT_EQ(streams[0].watchers[0].sent_revision, 2);
   EXPECT_TRUE(streams[0].watchers[0].pending);

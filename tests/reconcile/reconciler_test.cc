@@ -22,7 +22,7 @@ xds::ResourceSnapshot Examples() {
     bool changed = false;
     EXPECT_TRUE(set.Load(std::string(AGENT_EXAMPLES_DIR) + "/xds/" + file, &changed).ok()) << file;
   }
-  return set.Merge();
+  return set.snapshot();
 }
 
 // Found by the hour-long soak: an xDS apply held the reconciler's lock across its store commit
@@ -105,7 +105,7 @@ TEST(ReconcilerTest, StreamRoutesAreServedAndTheFrontTableHandedOverOnChange) {
   ASSERT_TRUE(set.Load(std::string(AGENT_TESTDATA_DIR) + "/../tcp_mesh/xds/listeners.json", &changed).ok());
   ASSERT_TRUE(set.Load(std::string(AGENT_TESTDATA_DIR) + "/../tcp_mesh/xds/clusters.json", &changed).ok());
   ASSERT_TRUE(set.Load(std::string(AGENT_TESTDATA_DIR) + "/../tcp_mesh/xds/routes.json", &changed).ok());
-  const ApplyStats first = reconciler.Apply(set.Merge());
+  const ApplyStats first = reconciler.Apply(set.snapshot());
   // 10.96.0.7:7000, the split on 10.96.0.8:7000, 0.0.0.0_3306 (its IPv4 and IPv6 routes), 9000, 3307.
   EXPECT_EQ(first.stream_routes, 6u);
   store::RangeQuery query;
@@ -116,7 +116,7 @@ TEST(ReconcilerTest, StreamRoutesAreServedAndTheFrontTableHandedOverOnChange) {
   ASSERT_EQ(tables.size(), 1u);
   EXPECT_EQ(tables[0].second, first.revision);
   EXPECT_NE(tables[0].first.find("outbound 10.96.0.7:7000 tcp\n"), std::string::npos) << tables[0].first;
-  reconciler.Apply(set.Merge());  // nothing changed: no new table
+  reconciler.Apply(set.snapshot());  // nothing changed: no new table
   EXPECT_EQ(tables.size(), 1u);
 }
 

@@ -32,6 +32,28 @@ TEST(KvStoreTest, OneCommitIsOneRevisionWithEtcdKeyMetadata) {
   EXPECT_EQ(result->kvs[1], (KeyValue{"/b", "2", 2, 2, 1, 0}));
 }
 
+TEST(KvStoreTest, APutKeepsOneCopyOfTheValueSharedByTheKeyItsHistoryAndTheWriter) {
+  // At mesh scale a value is a translated route: the live key, the event that made it, the event
+  // that later replaces it (as prev_kv), readers and the writer all hold the same bytes.
+  KvStore store;
+  SharedValue written(std::string(4096, 'r'));
+  store.Commit({Mutation::Put("/apisix/routes/1", written)});
+  auto range = store.Range({KeyRange::Single("/apisix/routes/1")});
+  ASSERT_TRUE(range.ok());
+  ASSERT_EQ(range->kvs.size(), 1u);
+  EXPECT_TRUE(range->kvs[0].value.SharesWith(written));
+  WatchRead read = store.ReadEvents(KeyRange::Single("/apisix/routes/1"), 2, 10);
+  ASSERT_EQ(read.revisions.size(), 1u);
+  EXPECT_TRUE(read.revisions[0]->events[0].kv.value.SharesWith(written));
+
+  store.Commit({Mutation::Put("/apisix/routes/1", "v2")});
+  read = store.ReadEvents(KeyRange::Single("/apisix/routes/1"), 3, 10);
+  ASSERT_EQ(read.revisions.size(), 1u);
+  ASSERT_TRUE(read.revisions[0]->events[0].prev_kv.has_value());
+  EXPECT_TRUE(read.revisions[0]->events[0].prev_kv->value.SharesWith(written));
+  EXPECT_EQ(read.revisions[0]->events[0].kv.value, "v2");
+}
+
 TEST(KvStoreTest, CommitWithoutChangesCreatesNoRevision) {
   KvStore store;
   EXPECT_EQ(store.Commit({Mutation::Delete("/absent")}), 1);

@@ -149,7 +149,7 @@ void CheckScenario(const std::string& name, const std::vector<fs::path>& files, 
     options.bind_direction = true;
     options.mesh_front = true;
   }
-  const xds::ResourceSnapshot snapshot = set.Merge();
+  const xds::ResourceSnapshot snapshot = set.snapshot();
   Translation t = Translate(snapshot, options);
   if (original_dst) {
     CheckBindingIsExclusive(t);

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace agent::xds {
 namespace {
 
@@ -44,7 +46,7 @@ TEST_F(FileSetTest, BadContentKeepsTheLastGoodStateOfThatFile) {
   EXPECT_FALSE(changed);
   EXPECT_NE(status.message().find(path), absl::string_view::npos);
   EXPECT_NE(status.message().find("last good content stays in force"), absl::string_view::npos);
-  EXPECT_EQ(files.Merge().clusters.count("a"), 1u);
+  EXPECT_EQ(files.snapshot().clusters.count("a"), 1u);
 }
 
 TEST_F(FileSetTest, UnchangedContentIsNotAChange) {
@@ -63,9 +65,9 @@ TEST_F(FileSetTest, RemovingAFileWithdrawsOnlyWhatItContributed) {
   std::string b = Write("b.json", Cluster("b"));
   ASSERT_TRUE(files.Load(a, &changed).ok());
   ASSERT_TRUE(files.Load(b, &changed).ok());
-  EXPECT_EQ(files.Merge().clusters.size(), 2u);
+  EXPECT_EQ(files.snapshot().clusters.size(), 2u);
   EXPECT_TRUE(files.Remove(a));
-  ResourceSnapshot merged = files.Merge();
+  ResourceSnapshot merged = files.snapshot();
   EXPECT_EQ(merged.clusters.size(), 1u);
   EXPECT_EQ(merged.clusters.count("b"), 1u);
 }
@@ -79,7 +81,53 @@ TEST_F(FileSetTest, LaterPathWinsForDuplicateNames) {
       "name":"dup","type":"STATIC","connectTimeout":"2s"}]})");
   ASSERT_TRUE(files.Load(b, &changed).ok());
   ASSERT_TRUE(files.Load(a, &changed).ok());
-  EXPECT_EQ(files.Merge().clusters.at("dup").connect_timeout().seconds(), 2);
+  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 2);
+}
+
+TEST_F(FileSetTest, AWithdrawnDuplicateFallsBackToTheEarlierFilesDefinition) {
+  // The union is the only copy of the resources: the earlier file's definition is read again.
+  FileSet files;
+  bool changed = false;
+  auto cluster = [](const char* name, int seconds) {
+    return absl::StrCat(R"({"resources":[{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":")",
+                        name, R"(","type":"STATIC","connectTimeout":")", seconds, R"(s"}]})");
+  };
+  std::string a = Write("a.json", cluster("dup", 1));
+  std::string b = Write("b.json", cluster("dup", 2));
+  ASSERT_TRUE(files.Load(a, &changed).ok());
+  ASSERT_TRUE(files.Load(b, &changed).ok());
+  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 2);
+  EXPECT_EQ(files.Dump().origins.at(kClusterType).at("dup").source, b);
+
+  Write("b.json", cluster("other", 3));  // b withdraws dup: a's definition is in force again
+  ASSERT_TRUE(files.Load(b, &changed).ok());
+  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 1);
+  EXPECT_EQ(files.Dump().origins.at(kClusterType).at("dup").source, a);
+  EXPECT_EQ(files.snapshot().clusters.size(), 2u);
+
+  Write("b.json", cluster("dup", 4));  // and b's again once it defines it again
+  ASSERT_TRUE(files.Load(b, &changed).ok());
+  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 4);
+  EXPECT_EQ(files.snapshot().clusters.count("other"), 0u);
+
+  EXPECT_TRUE(files.Remove(b));  // removing the winner restores the earlier file's definition too
+  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 1);
+  EXPECT_TRUE(files.Remove(a));
+  EXPECT_EQ(files.snapshot().size(), 0u);
+  EXPECT_TRUE(files.Dump().origins.empty() || files.Dump().origins.at(kClusterType).empty());
+}
+
+TEST_F(FileSetTest, AShadowedDefinitionLeavesTheWinnerAlone) {
+  FileSet files;
+  bool changed = false;
+  std::string a = Write("a.json", R"({"resources":[{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster",
+      "name":"dup","type":"STATIC","connectTimeout":"1s"}]})");
+  std::string b = Write("b.json", R"({"resources":[{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster",
+      "name":"dup","type":"STATIC","connectTimeout":"2s"}]})");
+  ASSERT_TRUE(files.Load(a, &changed).ok());
+  ASSERT_TRUE(files.Load(b, &changed).ok());
+  ASSERT_TRUE(files.Remove(a));  // the loser goes: the winner stays as it was
+  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 2);
 }
 
 TEST(XdsFileNameTest, SkipsEditorTemporaries) {

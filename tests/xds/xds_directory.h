@@ -21,7 +21,7 @@ inline absl::StatusOr<ResourceSnapshot> LoadXdsDirectory(const std::string& dir)
   for (const absl::Status& status : files.LoadAll(paths, &changed)) {
     if (!status.ok()) return status;
   }
-  return files.Merge();
+  return files.snapshot();
 }
 
 // The resources of one type, as a response carries them.

@@ -25,8 +25,6 @@ class JsonNesting {
     }
     return depth_;
   }
-  // Whether the last byte fed is inside a string (its closing quote is not).
-  bool in_string() const { return in_string_; }
 
  private:
   int depth_ = 0;

@@ -3,11 +3,6 @@
 #include "xds/discovery_json.h"
 
 #include <algorithm>
-#include <functional>
-#include <future>
-#include <optional>
-#include <thread>
-#include <type_traits>
 
 #include "common/json_nesting.h"
 
@@ -116,9 +111,6 @@ absl::Status CheckNothingFollows(absl::string_view json) {
   return absl::OkStatus();
 }
 
-// Documents this large are parsed in parts, one per core.
-constexpr size_t kParallelDecodeBytes = 1 << 20;
-
 // Protobuf's JSON parser stops at the same depth; real xDS nests a few dozen levels.
 constexpr size_t kMaxNestingDepth = 100;
 
@@ -162,170 +154,40 @@ absl::StatusOr<envoy::service::discovery::v3::DiscoveryResponse> ParseResponse(a
 
 }  // namespace
 
-namespace {
-
-// The typed resources of one parsed response (or one part of it), in document order.
-ResourceSnapshot TypedResources(const envoy::service::discovery::v3::DiscoveryResponse& response,
-                                DecodeReport& report) {
+absl::StatusOr<ResourceSnapshot> DecodeDiscoveryResponseJson(absl::string_view json, DecodeReport* report) {
+  auto parsed = ParseResponse(json, report);
+  if (!parsed.ok()) return parsed.status();
+  const envoy::service::discovery::v3::DiscoveryResponse& response = *parsed;
   ResourceSnapshot snapshot;
   for (const google::protobuf::Any& any : response.resources()) {
     const std::string& type = any.type_url();
     bool ok = true;
     if (type == kListenerType) {
       envoy::config::listener::v3::Listener m;
-      if ((ok = any.UnpackTo(&m))) Insert(snapshot.listeners, std::move(m), report);
+      if ((ok = any.UnpackTo(&m))) Insert(snapshot.listeners, std::move(m), *report);
     } else if (type == kRouteConfigurationType) {
       envoy::config::route::v3::RouteConfiguration m;
-      if ((ok = any.UnpackTo(&m))) Insert(snapshot.route_configurations, std::move(m), report);
+      if ((ok = any.UnpackTo(&m))) Insert(snapshot.route_configurations, std::move(m), *report);
     } else if (type == kClusterType) {
       envoy::config::cluster::v3::Cluster m;
-      if ((ok = any.UnpackTo(&m))) Insert(snapshot.clusters, std::move(m), report);
+      if ((ok = any.UnpackTo(&m))) Insert(snapshot.clusters, std::move(m), *report);
     } else if (type == kClusterLoadAssignmentType) {
       envoy::config::endpoint::v3::ClusterLoadAssignment m;
       if ((ok = any.UnpackTo(&m))) {
         // A CLA is named by cluster_name.
         std::string name = m.cluster_name();
         if (name.empty()) {
-          report.skipped_resources.push_back("ClusterLoadAssignment: resource without a cluster_name");
+          report->skipped_resources.push_back("ClusterLoadAssignment: resource without a cluster_name");
         } else {
           snapshot.cluster_load_assignments.insert_or_assign(std::move(name), std::move(m));
         }
       }
     } else {
-      report.skipped_resources.push_back(absl::StrCat(type, ": resource type not used by the agent"));
+      report->skipped_resources.push_back(absl::StrCat(type, ": resource type not used by the agent"));
     }
-    if (!ok) report.skipped_resources.push_back(absl::StrCat(type, ": payload does not decode"));
+    if (!ok) report->skipped_resources.push_back(absl::StrCat(type, ": payload does not decode"));
   }
   return snapshot;
-}
-
-// A later part's resources after an earlier part's: a name both define resolves to the later one.
-template <typename Map>
-void Append(Map& into, Map& from, DecodeReport& report) {
-  for (auto& [name, message] : from) {
-    if (into.count(name) > 0 && !std::is_same_v<typename Map::mapped_type,
-                                                envoy::config::endpoint::v3::ClusterLoadAssignment>) {
-      report.skipped_resources.push_back(absl::StrCat(Map::mapped_type::descriptor()->full_name(), " ", name,
-                                                      ": duplicate name, the later one is used"));
-    }
-    into.insert_or_assign(name, std::move(message));
-  }
-}
-
-// The document's top-level "resources" array: where its contents start and end, and its elements.
-struct ResourcesArray {
-  size_t open = 0;   // the first byte after '['
-  size_t close = 0;  // the ']'
-  std::vector<absl::string_view> elements;
-};
-
-// Nothing when the document is not the plain shape this expects (then it is parsed whole).
-std::optional<ResourcesArray> FindResources(absl::string_view json) {
-  JsonNesting nesting;
-  ResourcesArray array;
-  std::vector<absl::string_view>& elements = array.elements;
-  bool found = false;      // the array was seen (a second "resources" key sends the document whole)
-  bool inside = false;     // in the array
-  size_t string_start = 0;
-  absl::string_view last_string;  // the last string at the top level: a key when ':' follows it
-  char last_significant = 0;      // the last byte outside strings that is not white space
-  size_t element_start = 0;
-  for (size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    const bool was_in_string = nesting.in_string();
-    const int depth = nesting.Feed(c);
-    if (was_in_string || nesting.in_string()) {
-      if (!inside && depth == 1 && !was_in_string) string_start = i + 1;
-      if (!inside && depth == 1 && !nesting.in_string()) last_string = json.substr(string_start, i - string_start);
-      continue;
-    }
-    if (inside) {
-      if (depth == 2 && c == ',') {
-        elements.push_back(json.substr(element_start, i - element_start));
-        element_start = i + 1;
-      } else if (depth == 1 && c == ']') {
-        absl::string_view last = absl::StripAsciiWhitespace(json.substr(element_start, i - element_start));
-        if (!last.empty()) elements.push_back(last);
-        array.close = i;
-        inside = false;
-      }
-    } else if (depth == 2 && c == '[' && last_significant == ':' && last_string == "resources") {
-      if (found) return std::nullopt;
-      found = inside = true;
-      element_start = array.open = i + 1;
-    }
-    if (!absl::ascii_isspace(static_cast<unsigned char>(c))) last_significant = c;
-  }
-  if (!found || inside) return std::nullopt;
-  return array;
-}
-
-// Parses the resources in `parts` pieces on as many threads; nothing when a piece does not parse.
-std::optional<ResourceSnapshot> DecodeInParts(absl::string_view json, size_t parts, DecodeReport* report) {
-  auto array = FindResources(json);
-  if (!array || array->elements.size() < parts) return std::nullopt;
-  // The rest of the document must parse too, as it would whole (its fields are not used).
-  envoy::service::discovery::v3::DiscoveryResponse rest;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  const std::string skeleton = absl::StrCat(json.substr(0, array->open), json.substr(array->close));
-  if (!google::protobuf::util::JsonStringToMessage(skeleton, &rest, options).ok()) return std::nullopt;
-  std::vector<std::string> documents(1, "{\"resources\":[");
-  const size_t share = json.size() / parts + 1;
-  for (absl::string_view element : array->elements) {
-    std::string& doc = documents.back();
-    if (doc.size() > share && documents.size() < parts) {
-      doc += "]}";
-      documents.emplace_back("{\"resources\":[");
-    }
-    std::string& into = documents.back();
-    if (into.back() != '[') into += ',';
-    into.append(element.data(), element.size());
-  }
-  documents.back() += "]}";
-  struct Part {
-    bool parsed = false;
-    ResourceSnapshot resources;
-    DecodeReport report;
-  };
-  auto decode = [&options](const std::string& document) {
-    Part part;
-    envoy::service::discovery::v3::DiscoveryResponse response;
-    part.parsed = google::protobuf::util::JsonStringToMessage(document, &response, options).ok();
-    if (part.parsed) part.resources = TypedResources(response, part.report);
-    return part;
-  };
-  std::vector<std::future<Part>> pending;
-  for (size_t i = 1; i < documents.size(); ++i) pending.push_back(std::async(std::launch::async, decode, std::cref(documents[i])));
-  std::vector<Part> decoded;
-  decoded.push_back(decode(documents[0]));
-  for (auto& p : pending) decoded.push_back(p.get());
-  ResourceSnapshot out;
-  for (Part& part : decoded) {
-    if (!part.parsed) return std::nullopt;
-    Append(out.listeners, part.resources.listeners, *report);
-    Append(out.route_configurations, part.resources.route_configurations, *report);
-    Append(out.clusters, part.resources.clusters, *report);
-    Append(out.cluster_load_assignments, part.resources.cluster_load_assignments, *report);
-    for (auto& line : part.report.skipped_resources) report->skipped_resources.push_back(std::move(line));
-    for (auto& type : part.report.unknown_types) report->unknown_types.push_back(std::move(type));
-  }
-  return out;
-}
-
-}  // namespace
-
-absl::StatusOr<ResourceSnapshot> DecodeDiscoveryResponseJson(absl::string_view json, DecodeReport* report) {
-  // A large document whose types are all known is parsed in parts, one per core: protobuf's JSON
-  // parser is most of a mesh's start, and a mesh's files are few and large. Any part that does not
-  // parse sends the whole document down the one-piece path, which names the error.
-  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  if (json.size() >= kParallelDecodeBytes && cores > 1 && CheckNothingFollows(json).ok() && AllTypesKnown(json)) {
-    if (auto parts = DecodeInParts(json, std::min<size_t>(cores, 8), report)) return *std::move(parts);
-  }
-  auto parsed = ParseResponse(json, report);
-  if (!parsed.ok()) return parsed.status();
-  return TypedResources(*parsed, *report);
 }
 
 }  // namespace agent::xds

@@ -176,6 +176,7 @@ std::vector<std::string> AdsSubscriptions::RefreshNames(Clock::time_point now) {
       if (!held && names.count(name) == 0) pending_[type].emplace(name, now);
     }
     names = std::move(wanted);
+    ++names_generation_[type];
     changed.push_back(type);
   }
   return changed;
@@ -221,6 +222,11 @@ bool AdsSubscriptions::InitialRoundComplete() {
   }
   initial_round_complete_ = true;
   return true;
+}
+
+uint64_t AdsSubscriptions::names_generation(const std::string& type) const {
+  auto it = names_generation_.find(type);
+  return it == names_generation_.end() ? 0 : it->second;
 }
 
 const std::set<std::string>& AdsSubscriptions::names(const std::string& type) const {

@@ -99,6 +99,8 @@ class AdsSubscriptions {
   bool InitialRoundComplete();
 
   const std::set<std::string>& names(const std::string& type) const;
+  // Changes whenever names(type) does: lets a stream keep a request's name list between ACKs.
+  uint64_t names_generation(const std::string& type) const;
   // The versions of the resources held (Delta's initial_resource_versions on a reconnect; over
   // SotW, the versions of the responses that last changed them).
   std::map<std::string, std::string> ResourceVersions(const std::string& type) const;
@@ -121,6 +123,7 @@ class AdsSubscriptions {
   SnapshotChanges changes_;
   bool names_stale_ = true;  // clusters or listeners changed: the named types' names may have
   std::map<std::string, std::set<std::string>> names_;                      // named types only
+  std::map<std::string, uint64_t> names_generation_;
   // type → name → last change; over Delta its versions are the resources' own (ResourceVersions).
   std::map<std::string, std::map<std::string, ResourceUpdate>> updated_;
   std::map<std::string, std::string> accepted_;                             // type → version

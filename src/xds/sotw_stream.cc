@@ -31,18 +31,40 @@ class StateOfTheWorldStream {
 
  private:
   void Send(const std::string& type, const std::string& error = "") {
-    DiscoveryRequest request;
+    // Every request of a named type repeats the whole subscription (an EDS ACK names every
+    // cluster's endpoints: tens of thousands at mesh scale), so each type's request is kept and its
+    // name list rebuilt only when the subscription changes.
+    Request& kept = requests_[type];
+    DiscoveryRequest& request = kept.request;
+    const uint64_t generation = env_.state.names_generation(type);
+    if (!kept.named || kept.generation != generation) {
+      request.clear_resource_names();
+      for (const std::string& name : env_.state.names(type)) request.add_resource_names(name);
+      kept.named = true;
+      kept.generation = generation;
+    }
     request.set_type_url(type);
     request.set_version_info(env_.state.accepted_version(type));
     request.set_response_nonce(nonces_[type]);  // the latest of the type, or istiod drops it as stale
-    for (const std::string& name : env_.state.names(type)) request.add_resource_names(name);
-    if (node_sent_.insert(type).second) *request.mutable_node() = env_.node;  // a type's first request
+    if (node_sent_.insert(type).second) {
+      *request.mutable_node() = env_.node;  // a type's first request
+    } else {
+      request.clear_node();
+    }
     if (!error.empty()) {
       request.mutable_error_detail()->set_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
       request.mutable_error_detail()->set_message(error);
+    } else {
+      request.clear_error_detail();
     }
     stream_->Write(request);
   }
+
+  struct Request {
+    DiscoveryRequest request;
+    bool named = false;       // its resource names are filled in
+    uint64_t generation = 0;  // from the subscription's names at that generation
+  };
 
   void Handle(const DiscoveryResponse& response) {
     const std::string& type = response.type_url();
@@ -79,6 +101,7 @@ class StateOfTheWorldStream {
   AdsStreamEnv& env_;
   std::unique_ptr<grpc::ClientReaderWriterInterface<DiscoveryRequest, DiscoveryResponse>> stream_;
   std::map<std::string, std::string> nonces_;
+  std::map<std::string, Request> requests_;
   std::set<std::string> node_sent_;
 };
 

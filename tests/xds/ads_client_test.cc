@@ -178,6 +178,37 @@ TEST_F(AdsClientTest, NackKeepsThePreviousVersionButAppliesTheGoodResources) {
               }).has_value());
 }
 
+// The stream keeps each type's request between ACKs (an EDS ACK repeats every subscribed name):
+// what changes between two requests — version, nonce, names, node, error — must never carry over.
+TEST_F(AdsClientTest, KeptRequestsCarryNothingOverFromTheLastOne) {
+  StartServer();
+  ServeOneCluster();
+  StartClient();
+  ASSERT_TRUE(server_->WaitFor(kClusterType, [](const DiscoveryRequest& r) { return r.version_info() == "v1"; }));
+  server_->Push(kClusterType, "v2", {EdsCluster("a"), EdsCluster("")});  // refused
+  ASSERT_TRUE(server_->WaitFor(kClusterType, [](const DiscoveryRequest& r) { return r.has_error_detail(); }));
+  server_->Set(kClusterLoadAssignmentType, "e2", {Assignment("a", "10.0.0.1"), Assignment("b", "10.0.0.2")});
+  server_->Push(kClusterType, "v3", {EdsCluster("a"), EdsCluster("b")});
+  auto ack = server_->WaitFor(kClusterType, [](const DiscoveryRequest& r) { return r.version_info() == "v3"; });
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_FALSE(ack->has_error_detail());  // the NACK's detail is gone
+  EXPECT_EQ(ack->response_nonce(), server_->last_nonce(kClusterType));
+  // The endpoints' subscription grew to both names; one endpoint push is ACKed with both.
+  ASSERT_TRUE(server_->WaitFor(kClusterLoadAssignmentType, [](const DiscoveryRequest& r) {
+    return r.resource_names_size() == 2;
+  }));
+  server_->Push(kClusterLoadAssignmentType, "e3", {Assignment("a", "10.0.0.9"), Assignment("b", "10.0.0.2")});
+  auto eds_ack = server_->WaitFor(kClusterLoadAssignmentType, [](const DiscoveryRequest& r) {
+    return r.version_info() == "e3";
+  });
+  ASSERT_TRUE(eds_ack.has_value());
+  EXPECT_EQ(eds_ack->resource_names_size(), 2);
+  // Only a type's first request names the node.
+  std::map<std::string, int> with_node;
+  for (const DiscoveryRequest& r : server_->requests()) with_node[r.type_url()] += r.has_node() ? 1 : 0;
+  for (const auto& [type, count] : with_node) EXPECT_EQ(count, 1) << type;
+}
+
 TEST_F(AdsClientTest, EndpointPushesAndClusterRemoval) {
   StartServer();
   server_->Set(kClusterType, "v1", {EdsCluster("a"), EdsCluster("b")});

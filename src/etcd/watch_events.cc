@@ -34,6 +34,9 @@ std::shared_ptr<const SharedEvents> SharedEvents::Build(const store::Revision& r
   }
   if (out.events_size() == 0) return nullptr;
   identity.Fill(out.mutable_header(), revision.revision);
+  // What the entry takes once its JSON is made too: the protobuf as it sits in memory, and the
+  // JSON's base64 values (4/3 of the bytes) with its fixed text per event.
+  built->bytes_ = out.SpaceUsedLong() + built->bytes_ * 4 / 3 + static_cast<size_t>(out.events_size()) * 160;
   return built;
 }
 

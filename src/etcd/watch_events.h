@@ -42,7 +42,7 @@ class SharedEvents {
   const etcdserverpb::WatchResponse& response() const { return response_; }
   int64_t revision() const { return response_.header().revision(); }
   size_t event_count() const { return static_cast<size_t>(response_.events_size()); }
-  // What the events hold (keys and values, previous ones too): the cache's measure.
+  // The memory the entry holds, its JSON included: the cache's measure.
   size_t bytes() const { return bytes_; }
 
   // The gateway's line for watcher `watch_id`: `{"result":<response as JSON>}\n`, byte for byte
@@ -71,12 +71,14 @@ struct WatchMessage {
   std::string GatewayLine() const;               // the gateway's `{"result":…}\n`
 };
 
-// The shared events of recent revisions, by shape. Bounded by entries and by bytes; a revision too
-// large for the bound (a mesh's first sync) is built for each watcher instead, as the cache would
-// otherwise hold megabytes for as long as it lives. Thread-safe.
+// The shared events of recent revisions, by shape. Watchers that share an entry read the same
+// revision at about the same time (a fan-out), so a few recent entries are all that is useful: a
+// watcher replaying history further back builds its own, as before. Bounded by entries and by
+// bytes; a revision too large for the bound (a mesh's first sync) is built for each watcher
+// instead, as the cache would otherwise pin megabytes until evicted. Thread-safe.
 class WatchEventCache {
  public:
-  explicit WatchEventCache(size_t max_entries = 256, size_t max_bytes = 8 * 1024 * 1024)
+  explicit WatchEventCache(size_t max_entries = 16, size_t max_bytes = 4 * 1024 * 1024)
       : max_entries_(max_entries), max_bytes_(max_bytes) {}
 
   std::shared_ptr<const SharedEvents> Get(const std::shared_ptr<const store::Revision>& revision,

@@ -1,6 +1,7 @@
 #include "absl/strings/string_view.h"
 #include "xds/file_set.h"
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -70,33 +71,45 @@ absl::string_view KindOf(absl::string_view type) { return type.substr(type.rfind
 }  // namespace
 
 template <typename Map>
-void FileSet::Replace(const std::string& path, const char* type, Map& merged, Map incoming) {
-  std::set<std::string>& names = files_[path].names[type];
-  std::map<std::string, std::set<std::string>>& definers = definers_[type];
+bool FileSet::Replace(const std::string& path, const char* type, Map& merged, Map incoming) {
+  const std::string* self = &files_.find(path)->first;
+  std::map<std::string, std::vector<const std::string*>>& definers = definers_[type];
+  bool defined = false;
   // What the file no longer defines: gone, or back to the file that defines it next.
-  for (const std::string& name : names) {
-    if (incoming.count(name) > 0) continue;
-    auto defs = definers.find(name);
-    const bool was_winner = *defs->second.rbegin() == path;
-    defs->second.erase(path);
-    if (defs->second.empty()) {
-      definers.erase(defs);
-      merged.erase(name);
-    } else if (was_winner) {
-      Restore(*defs->second.rbegin(), type, merged, name);
+  for (auto it = definers.begin(); it != definers.end();) {
+    std::vector<const std::string*>& paths = it->second;
+    auto at = std::find(paths.begin(), paths.end(), self);
+    if (at == paths.end()) {
+      ++it;
+      continue;
     }
+    defined = true;
+    if (incoming.count(it->first) > 0) {
+      ++it;
+      continue;
+    }
+    const bool was_winner = at + 1 == paths.end();
+    paths.erase(at);
+    if (paths.empty()) {
+      merged.erase(it->first);
+      it = definers.erase(it);
+      continue;
+    }
+    if (was_winner) Restore(*paths.back(), type, merged, it->first);
+    ++it;
   }
-  names.clear();
   for (auto& [name, resource] : incoming) {
-    names.insert(name);
-    std::set<std::string>& defs = definers[name];
-    defs.insert(path);
-    if (defs.size() > 1) {
+    std::vector<const std::string*>& paths = definers[name];
+    auto at = std::lower_bound(paths.begin(), paths.end(), self,
+                               [](const std::string* a, const std::string* b) { return *a < *b; });
+    if (at == paths.end() || *at != self) paths.insert(at, self);
+    if (paths.size() > 1) {
       log::Warn("%s %s is defined by more than one xDS file; the one in %s is used", KindOf(type), name,
-                *defs.rbegin());
+                *paths.back());
     }
-    if (*defs.rbegin() == path) merged.insert_or_assign(name, std::move(resource));
+    if (paths.back() == self) merged.insert_or_assign(name, std::move(resource));
   }
+  return defined;
 }
 
 template <typename Map>
@@ -139,13 +152,11 @@ std::vector<absl::Status> FileSet::LoadAll(const std::vector<std::string>& paths
 bool FileSet::Remove(const std::string& path) {
   auto it = files_.find(path);
   if (it == files_.end()) return false;
-  bool contributed = false;
-  for (const auto& [type, names] : it->second.names) contributed = contributed || !names.empty();
-  Replace(path, kListenerType, merged_.listeners, {});
-  Replace(path, kRouteConfigurationType, merged_.route_configurations, {});
-  Replace(path, kClusterType, merged_.clusters, {});
-  Replace(path, kClusterLoadAssignmentType, merged_.cluster_load_assignments, {});
-  files_.erase(path);
+  bool contributed = Replace(path, kListenerType, merged_.listeners, {});
+  contributed = Replace(path, kRouteConfigurationType, merged_.route_configurations, {}) || contributed;
+  contributed = Replace(path, kClusterType, merged_.clusters, {}) || contributed;
+  contributed = Replace(path, kClusterLoadAssignmentType, merged_.cluster_load_assignments, {}) || contributed;
+  files_.erase(it);
   return contributed;
 }
 
@@ -154,7 +165,7 @@ XdsDump FileSet::Dump() const {
   dump.snapshot = merged_;
   for (const auto& [type, names] : definers_) {
     for (const auto& [name, paths] : names) {
-      const std::string& winner = *paths.rbegin();  // path order: a later file's definition wins
+      const std::string& winner = *paths.back();  // path order: a later file's definition wins
       dump.origins[type][name] = ResourceOrigin{"", winner, files_.at(winner).loaded};
     }
   }

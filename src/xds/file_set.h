@@ -2,7 +2,7 @@
 // inotify), so the keep-last-good and removal rules are unit-tested directly.
 //
 // The union is the only copy of the decoded resources (at mesh scale, tens of megabytes): each
-// file keeps the names it defines, not its own copy. A name two files define resolves to the
+// file is indexed by the names it defines, not kept as its own copy. A name two files define resolves to the
 // later path; when that file withdraws it, the earlier file's definition is read again from disk.
 #pragma once
 
@@ -43,7 +43,6 @@ class FileSet {
  private:
   struct FileState {
     uint64_t content_hash = 0;  // not the content: at mesh scale that is tens of MB kept for nothing
-    std::map<std::string, std::set<std::string>> names;  // type → the names this file defines
     std::chrono::system_clock::time_point loaded{};
   };
   struct Decoded {
@@ -54,9 +53,10 @@ class FileSet {
   };
   static Decoded Decode(const std::string& path);  // thread-safe: no state touched
   absl::Status Commit(const std::string& path, Decoded decoded, bool* changed);
-  // Replaces what `path` defines of one type with `incoming` (moved into the union).
+  // Replaces what `path` defines of one type with `incoming` (moved into the union). Returns
+  // whether the file defined anything of the type before.
   template <typename Map>
-  void Replace(const std::string& path, const char* type, Map& merged, Map incoming);
+  bool Replace(const std::string& path, const char* type, Map& merged, Map incoming);
   // The definition of `name` in `path`, read again: the file that defines it now that a later
   // one withdrew it. Absent (with a warning) when the file no longer reads as it did.
   template <typename Map>
@@ -64,7 +64,9 @@ class FileSet {
 
   std::map<std::string, FileState> files_;
   ResourceSnapshot merged_;
-  std::map<std::string, std::map<std::string, std::set<std::string>>> definers_;  // type → name → paths
+  // type → name → the files defining it, in path order (the last wins): pointers to files_' keys,
+  // one per name and file rather than a copy of the path.
+  std::map<std::string, std::map<std::string, std::vector<const std::string*>>> definers_;
 };
 
 // Whether a directory entry looks like an xDS file rather than an editor's temporary or backup.

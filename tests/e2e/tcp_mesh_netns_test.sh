@@ -131,7 +131,10 @@ closed "a connection made straight to the capture port is closed" call 127.0.0.1
 
 # REGISTRY_ONLY: virtualOutbound's catch-all now goes to BlackHoleCluster. The file changes under
 # the running agent; the front re-reads its table; APISIX is not restarted.
-nginx_pid=$(pgrep -f "nginx: master process" -n)
+# APISIX's own nginx master (its pid file): "the newest nginx master" could be another test's.
+apisix_master() { wait_for 5 test -s "$home/logs/nginx.pid" && cat "$home/logs/nginx.pid"; }
+nginx_pid=$(apisix_master)
+check "APISIX's nginx master is known (its pid file: $nginx_pid)" test -n "$nginx_pid"
 
 python3 - "$work/xds/listeners.json" <<'PY'
 import json, sys
@@ -150,7 +153,7 @@ wait_for 10 grep -q "^outbound \*:\* blackhole$" "$home/mesh-front/table" || cat
 sleep 1.5  # each worker checks the table at most once a second
 closed "REGISTRY_ONLY: TCP to an unknown destination is closed" call 10.77.0.2 8888 ping
 expect "... while the mesh's own TCP services still work" "echo-a: ping${nl}echo-a: bye" call 10.96.0.7 7000 ping
-check "... and APISIX was not restarted" test "$(pgrep -f "nginx: master process" -n)" = "$nginx_pid"
+check "... and APISIX was not restarted" test "$(apisix_master)" = "$nginx_pid"
 
 # A table that does not parse is refused; the last good one stays in force.
 cp "$home/mesh-front/table" "$work/good.table"

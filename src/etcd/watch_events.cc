@@ -63,6 +63,18 @@ etcdserverpb::WatchResponse WatchMessage::Response() const {
   return response;
 }
 
+etcdserverpb::WatchResponse WatchMessage::TakeResponse() && {
+  if (!shared) return *std::move(own);
+  if (shared.use_count() > 1) return Response();
+  // The only holder (the cache keeps none of it and no other watcher got it): built non-const by
+  // SharedEvents::Build, so it may be taken apart.
+  etcdserverpb::WatchResponse& response = const_cast<SharedEvents&>(*shared).response_;
+  response.set_watch_id(watch_id);
+  etcdserverpb::WatchResponse out = std::move(response);
+  shared.reset();
+  return out;
+}
+
 std::string WatchMessage::GatewayLine() const {
   if (shared) return shared->GatewayLine(watch_id);
   return absl::StrCat("{\"result\":", ToGatewayJson(*own), "}\n");

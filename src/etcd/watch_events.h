@@ -50,6 +50,7 @@ class SharedEvents {
   std::string GatewayLine(int64_t watch_id) const;
 
  private:
+  friend struct WatchMessage;
   SharedEvents() = default;
   etcdserverpb::WatchResponse response_;
   size_t bytes_ = 0;
@@ -68,6 +69,9 @@ struct WatchMessage {
 
   size_t event_count() const { return shared ? shared->event_count() : static_cast<size_t>(own->events_size()); }
   etcdserverpb::WatchResponse Response() const;  // as a protobuf of its own
+  // The same, moved out of the shared events when nothing else holds them (a revision too large
+  // for the cache: a mesh's first sync is not built twice for a gRPC watcher).
+  etcdserverpb::WatchResponse TakeResponse() &&;
   std::string GatewayLine() const;               // the gateway's `{"result":…}\n`
 };
 

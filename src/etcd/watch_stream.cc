@@ -203,7 +203,7 @@ bool WatchStream::NextEvents(Watcher& w, WatchMessage& out, bool& compacted) {
 std::optional<WatchResponse> WatchStream::Next() {
   std::optional<WatchMessage> message = NextMessage();
   if (!message) return std::nullopt;
-  return message->Response();
+  return std::move(*message).TakeResponse();
 }
 
 std::optional<WatchMessage> WatchStream::NextMessage() {

@@ -75,6 +75,7 @@ bool FileSet::Replace(const std::string& path, const char* type, Map& merged, Ma
   const std::string* self = &files_.find(path)->first;
   std::map<std::string, std::vector<const std::string*>>& definers = definers_[type];
   bool defined = false;
+  std::map<const std::string*, std::vector<std::string>> restore;  // file → names it defines next
   // What the file no longer defines: gone, or back to the file that defines it next.
   for (auto it = definers.begin(); it != definers.end();) {
     std::vector<const std::string*>& paths = it->second;
@@ -95,9 +96,11 @@ bool FileSet::Replace(const std::string& path, const char* type, Map& merged, Ma
       it = definers.erase(it);
       continue;
     }
-    if (was_winner) Restore(*paths.back(), type, merged, it->first);
+    if (was_winner) restore[paths.back()].push_back(it->first);
     ++it;
   }
+  // Each such file is read once, however many of its names come back.
+  for (const auto& [file, names] : restore) Restore(*file, type, merged, names);
   for (auto& [name, resource] : incoming) {
     std::vector<const std::string*>& paths = definers[name];
     auto at = std::lower_bound(paths.begin(), paths.end(), self,
@@ -113,7 +116,8 @@ bool FileSet::Replace(const std::string& path, const char* type, Map& merged, Ma
 }
 
 template <typename Map>
-void FileSet::Restore(const std::string& path, const char* type, Map& merged, const std::string& name) {
+void FileSet::Restore(const std::string& path, const char* type, Map& merged, const std::vector<std::string>& names) {
+  ++rereads_;
   Decoded again = Decode(path);
   const Map* from = nullptr;
   if constexpr (std::is_same_v<Map, decltype(merged_.listeners)>) from = &again.resources.listeners;
@@ -122,14 +126,17 @@ void FileSet::Restore(const std::string& path, const char* type, Map& merged, co
   if constexpr (std::is_same_v<Map, decltype(merged_.cluster_load_assignments)>) {
     from = &again.resources.cluster_load_assignments;
   }
-  auto it = again.status.ok() ? from->find(name) : from->end();
-  if (it == from->end()) {
-    log::Warn("%s %s: %s defined it too but no longer reads as it did; it is withdrawn until that file is loaded again",
-              KindOf(type), name, path);
-    merged.erase(name);
-    return;
+  for (const std::string& name : names) {
+    auto it = again.status.ok() ? from->find(name) : from->end();
+    if (it == from->end()) {
+      log::Warn("%s %s: %s defined it too but no longer reads as it did; it is withdrawn until that file is loaded "
+                "again",
+                KindOf(type), name, path);
+      merged.erase(name);
+      continue;
+    }
+    merged.insert_or_assign(name, std::move(it->second));
   }
-  merged.insert_or_assign(name, std::move(it->second));
 }
 
 absl::Status FileSet::Load(const std::string& path, bool* changed) { return Commit(path, Decode(path), changed); }

@@ -32,6 +32,8 @@ class FileSet {
   bool Remove(const std::string& path);
 
   bool Contains(const std::string& path) const { return files_.count(path) > 0; }
+  // How many times a file was read again to restore definitions a later file withdrew.
+  size_t rereads() const { return rereads_; }
   // The files that contribute (loaded at least once, not removed), in path order.
   std::vector<std::string> paths() const;
 
@@ -57,13 +59,14 @@ class FileSet {
   // whether the file defined anything of the type before.
   template <typename Map>
   bool Replace(const std::string& path, const char* type, Map& merged, Map incoming);
-  // The definition of `name` in `path`, read again: the file that defines it now that a later
-  // one withdrew it. Absent (with a warning) when the file no longer reads as it did.
+  // The definitions of `names` in `path`, read again (once): the file that defines them now that a
+  // later one withdrew them. Absent (with a warning) when the file no longer reads as it did.
   template <typename Map>
-  void Restore(const std::string& path, const char* type, Map& merged, const std::string& name);
+  void Restore(const std::string& path, const char* type, Map& merged, const std::vector<std::string>& names);
 
   std::map<std::string, FileState> files_;
   ResourceSnapshot merged_;
+  size_t rereads_ = 0;
   // type → name → the files defining it, in path order (the last wins): pointers to files_' keys,
   // one per name and file rather than a copy of the path.
   std::map<std::string, std::map<std::string, std::vector<const std::string*>>> definers_;

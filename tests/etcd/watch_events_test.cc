@@ -98,6 +98,23 @@ TEST_F(WatchEventsTest, WatcherIdZeroAndLargeIdsAreEncodedAsTheirOwnMessages) {
   }
 }
 
+TEST_F(WatchEventsTest, TakingTheResponseMovesOnlyWhatNobodyElseHolds) {
+  store::WatchRead read = store_.ReadEvents(store::KeyRange::Prefix("/apisix/"), 2, 1);
+  ASSERT_EQ(read.revisions.size(), 1u);
+  auto shared = SharedEvents::Build(*read.revisions[0], {store::KeyRange::Prefix("/apisix/")}, identity_);
+  const std::string before = shared->response().SerializeAsString();
+  // Held by another watcher (or the cache): copied, the shared events stay whole.
+  WatchResponse copied = WatchMessage{std::nullopt, shared, 7}.TakeResponse();
+  EXPECT_EQ(copied.watch_id(), 7);
+  EXPECT_EQ(shared->response().SerializeAsString(), before);
+  // The only holder: moved out, and the same message.
+  WatchMessage only{std::nullopt, std::move(shared), 9};
+  WatchResponse moved = std::move(only).TakeResponse();
+  EXPECT_EQ(moved.watch_id(), 9);
+  moved.set_watch_id(0);
+  EXPECT_EQ(moved.SerializeAsString(), before);
+}
+
 TEST_F(WatchEventsTest, AShapeThatFiltersOutEveryEventBuildsNothing) {
   store::WatchRead read = store_.ReadEvents(store::KeyRange::Prefix("/apisix/upstreams/"), 4, 1);
   ASSERT_EQ(read.revisions.size(), 1u);  // revision 4 deletes the upstream

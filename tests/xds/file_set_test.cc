@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 
 namespace agent::xds {
 namespace {
@@ -82,6 +84,9 @@ TEST_F(FileSetTest, LaterPathWinsForDuplicateNames) {
   ASSERT_TRUE(files.Load(b, &changed).ok());
   ASSERT_TRUE(files.Load(a, &changed).ok());
   EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 2);
+  ASSERT_TRUE(files.Remove(a));  // the shadowed one goes: the winner stays as it was, nothing read again
+  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 2);
+  EXPECT_EQ(files.rereads(), 0u);
 }
 
 TEST_F(FileSetTest, AWithdrawnDuplicateFallsBackToTheEarlierFilesDefinition) {
@@ -117,17 +122,26 @@ TEST_F(FileSetTest, AWithdrawnDuplicateFallsBackToTheEarlierFilesDefinition) {
   EXPECT_TRUE(files.Dump().origins.empty() || files.Dump().origins.at(kClusterType).empty());
 }
 
-TEST_F(FileSetTest, AShadowedDefinitionLeavesTheWinnerAlone) {
+TEST_F(FileSetTest, ManyWithdrawnDuplicatesReadTheEarlierFileOnce) {
+  // A copy of a large file next to it, then removed: thousands of names come back from the
+  // original, which is read once for all of them, not once per name.
+  std::vector<std::string> clusters;
+  for (int i = 0; i < 2000; ++i) {
+    clusters.push_back(absl::StrCat(R"({"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"c)", i,
+                                    R"(","type":"STATIC","connectTimeout":"1s"})"));
+  }
+  const std::string document = absl::StrCat(R"({"resources":[)", absl::StrJoin(clusters, ","), "]}");
   FileSet files;
   bool changed = false;
-  std::string a = Write("a.json", R"({"resources":[{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster",
-      "name":"dup","type":"STATIC","connectTimeout":"1s"}]})");
-  std::string b = Write("b.json", R"({"resources":[{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster",
-      "name":"dup","type":"STATIC","connectTimeout":"2s"}]})");
+  std::string a = Write("a.json", document);
+  std::string b = Write("b.json", absl::StrReplaceAll(document, {{"\"1s\"", "\"2s\""}}));
   ASSERT_TRUE(files.Load(a, &changed).ok());
   ASSERT_TRUE(files.Load(b, &changed).ok());
-  ASSERT_TRUE(files.Remove(a));  // the loser goes: the winner stays as it was
-  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 2);
+  EXPECT_EQ(files.snapshot().clusters.at("c1999").connect_timeout().seconds(), 2);
+  EXPECT_TRUE(files.Remove(b));
+  EXPECT_EQ(files.rereads(), 1u);
+  ASSERT_EQ(files.snapshot().clusters.size(), 2000u);
+  for (const auto& [name, cluster] : files.snapshot().clusters) ASSERT_EQ(cluster.connect_timeout().seconds(), 1) << name;
 }
 
 TEST(XdsFileNameTest, SkipsEditorTemporaries) {

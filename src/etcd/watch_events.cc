@@ -65,9 +65,8 @@ etcdserverpb::WatchResponse WatchMessage::Response() const {
 
 etcdserverpb::WatchResponse WatchMessage::TakeResponse() && {
   if (!shared) return *std::move(own);
-  if (shared.use_count() > 1) return Response();
-  // The only holder (the cache keeps none of it and no other watcher got it): built non-const by
-  // SharedEvents::Build, so it may be taken apart.
+  if (!exclusive) return Response();
+  // Built for this watcher alone (non-const, by SharedEvents::Build), so it may be taken apart.
   etcdserverpb::WatchResponse& response = const_cast<SharedEvents&>(*shared).response_;
   response.set_watch_id(watch_id);
   etcdserverpb::WatchResponse out = std::move(response);
@@ -81,7 +80,11 @@ std::string WatchMessage::GatewayLine() const {
 }
 
 std::shared_ptr<const SharedEvents> WatchEventCache::Get(const std::shared_ptr<const store::Revision>& revision,
-                                                         const WatchShape& shape, const ClusterIdentity& identity) {
+                                                         const WatchShape& shape, const ClusterIdentity& identity,
+                                                         bool* kept) {
+  bool ignored;
+  bool& is_kept = kept != nullptr ? *kept : ignored;
+  is_kept = true;
   Key key{revision->revision, shape.CacheKey()};
   {
     std::lock_guard lock(mutex_);
@@ -93,7 +96,10 @@ std::shared_ptr<const SharedEvents> WatchEventCache::Get(const std::shared_ptr<c
   }
   // Built outside the lock: another thread may build the same entry meanwhile; the first kept wins.
   std::shared_ptr<const SharedEvents> built = SharedEvents::Build(*revision, shape, identity);
-  if (built == nullptr || built->bytes() > max_bytes_ / 4) return built;
+  if (built == nullptr || built->bytes() > max_bytes_ / 4) {
+    is_kept = false;
+    return built;
+  }
   std::lock_guard lock(mutex_);
   auto [it, inserted] = entries_.emplace(key, built);
   if (!inserted) return it->second;

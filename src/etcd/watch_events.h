@@ -66,11 +66,12 @@ struct WatchMessage {
   std::optional<etcdserverpb::WatchResponse> own;
   std::shared_ptr<const SharedEvents> shared;
   int64_t watch_id = 0;
+  bool exclusive = false;  // `shared` was built for this watcher alone and never handed to another
 
   size_t event_count() const { return shared ? shared->event_count() : static_cast<size_t>(own->events_size()); }
   etcdserverpb::WatchResponse Response() const;  // as a protobuf of its own
-  // The same, moved out of the shared events when nothing else holds them (a revision too large
-  // for the cache: a mesh's first sync is not built twice for a gRPC watcher).
+  // The same, moved out of the events when they are `exclusive` (a revision too large for the
+  // cache: a mesh's first sync is not built twice for a gRPC watcher).
   etcdserverpb::WatchResponse TakeResponse() &&;
   std::string GatewayLine() const;               // the gateway's `{"result":…}\n`
 };
@@ -85,8 +86,11 @@ class WatchEventCache {
   explicit WatchEventCache(size_t max_entries = 16, size_t max_bytes = 4 * 1024 * 1024)
       : max_entries_(max_entries), max_bytes_(max_bytes) {}
 
+  // `*kept` (optional) says whether the entry is the cache's, so possibly other watchers'; when
+  // false it was built for the caller alone.
   std::shared_ptr<const SharedEvents> Get(const std::shared_ptr<const store::Revision>& revision,
-                                          const WatchShape& shape, const ClusterIdentity& identity);
+                                          const WatchShape& shape, const ClusterIdentity& identity,
+                                          bool* kept = nullptr);
 
   struct Stats {
     size_t hits = 0;

@@ -192,10 +192,12 @@ bool WatchStream::NextEvents(Watcher& w, WatchMessage& out, bool& compacted) {
     w.subscription->ReadUpTo(w.next_revision);
     if (read.revisions.empty()) return false;
     // Built once per revision and shape, shared with every other watcher of that shape.
-    out.shared = events_ != nullptr ? events_->Get(read.revisions.front(), w.shape, identity_)
+    bool kept = false;
+    out.shared = events_ != nullptr ? events_->Get(read.revisions.front(), w.shape, identity_, &kept)
                                     : SharedEvents::Build(*read.revisions.front(), w.shape, identity_);
     if (out.shared == nullptr) continue;  // everything in this revision was filtered out
     out.watch_id = w.id;
+    out.exclusive = !kept;
     return true;
   }
 }

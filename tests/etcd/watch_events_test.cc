@@ -98,17 +98,23 @@ TEST_F(WatchEventsTest, WatcherIdZeroAndLargeIdsAreEncodedAsTheirOwnMessages) {
   }
 }
 
-TEST_F(WatchEventsTest, TakingTheResponseMovesOnlyWhatNobodyElseHolds) {
+TEST_F(WatchEventsTest, TakingTheResponseMovesOnlyWhatWasBuiltForTheWatcherAlone) {
   store::WatchRead read = store_.ReadEvents(store::KeyRange::Prefix("/apisix/"), 2, 1);
   ASSERT_EQ(read.revisions.size(), 1u);
-  auto shared = SharedEvents::Build(*read.revisions[0], {store::KeyRange::Prefix("/apisix/")}, identity_);
+  const WatchShape all{store::KeyRange::Prefix("/apisix/")};
+  WatchEventCache cache;
+  bool kept = false;
+  auto shared = cache.Get(read.revisions[0], all, identity_, &kept);
+  EXPECT_TRUE(kept);  // the cache's: other watchers may hold it
   const std::string before = shared->response().SerializeAsString();
-  // Held by another watcher (or the cache): copied, the shared events stay whole.
-  WatchResponse copied = WatchMessage{std::nullopt, shared, 7}.TakeResponse();
+  WatchResponse copied = WatchMessage{std::nullopt, shared, 7, /*exclusive=*/!kept}.TakeResponse();
   EXPECT_EQ(copied.watch_id(), 7);
-  EXPECT_EQ(shared->response().SerializeAsString(), before);
-  // The only holder: moved out, and the same message.
-  WatchMessage only{std::nullopt, std::move(shared), 9};
+  EXPECT_EQ(shared->response().SerializeAsString(), before);  // whole for the others
+
+  WatchEventCache tiny(/*max_entries=*/16, /*max_bytes=*/16);  // too large to keep: the caller's alone
+  auto own = tiny.Get(read.revisions[0], all, identity_, &kept);
+  EXPECT_FALSE(kept);
+  WatchMessage only{std::nullopt, std::move(own), 9, /*exclusive=*/!kept};
   WatchResponse moved = std::move(only).TakeResponse();
   EXPECT_EQ(moved.watch_id(), 9);
   moved.set_watch_id(0);

@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   for (const auto& [name, cla] : snapshot.cluster_load_assignments) names.push_back(name);
   for (int k = 0; k < changes && !names.empty(); ++k) {
-    auto cla = snapshot.cluster_load_assignments.at(names[(k * 7919) % names.size()]);
+    auto cla = snapshot.cluster_load_assignments.at(names[(k * 7919) % names.size()]).Unpack();
     const std::string ip = "172.16." + std::to_string((k >> 8) & 255) + "." + std::to_string(k & 255);
     cla.mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_address(ip);
     google::protobuf::Any any;

@@ -28,7 +28,7 @@ nlohmann::json XdsSection(const std::string& type, const Map& resources, const x
     if (!filter.name.empty() && !absl::StrContains(name, filter.name)) continue;
     std::string json;
     nlohmann::json item = {{"name", name}};
-    if (google::protobuf::util::MessageToJsonString(resource, &json, options).ok()) {
+    if (google::protobuf::util::MessageToJsonString(resource.Unpack(), &json, options).ok()) {
       item["resource"] = nlohmann::json::parse(json, nullptr, false);
       Redact(item["resource"]);
     }

@@ -2,9 +2,6 @@
 
 #include <set>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/stable_hash.h"
 #include "absl/strings/str_join.h"
@@ -20,41 +17,6 @@
 namespace agent::translate {
 
 namespace {
-
-// Deterministic bytes (map fields sorted), hashed: equal messages, equal keys.
-uint64_t HashMessage(const google::protobuf::Message& message) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return StableHash64(bytes);
-}
-
-const envoy::config::endpoint::v3::ClusterLoadAssignment* AssignmentOf(const envoy::config::cluster::v3::Cluster& cluster,
-                                                                       const xds::ResourceSnapshot& snapshot) {
-  if (cluster.type() != envoy::config::cluster::v3::Cluster::EDS) return nullptr;
-  auto it = snapshot.cluster_load_assignments.find(xds::EdsServiceName(cluster));
-  return it == snapshot.cluster_load_assignments.end() ? nullptr : &it->second;
-}
-
-// Clusters the routes send traffic to, and clusters they mirror to (only those depend on nodes).
-std::pair<std::set<std::string>, std::set<std::string>> ReferencedClusters(
-    const envoy::config::route::v3::RouteConfiguration& config) {
-  std::set<std::string> clusters, mirrors;
-  for (const auto& vhost : config.virtual_hosts()) {
-    for (const auto& route : vhost.routes()) {
-      if (!route.has_route()) continue;
-      if (!route.route().cluster().empty()) clusters.insert(route.route().cluster());
-      for (const auto& c : route.route().weighted_clusters().clusters()) clusters.insert(c.name());
-      for (const auto& m : route.route().request_mirror_policies()) mirrors.insert(m.cluster());
-    }
-  }
-  return {clusters, mirrors};
-}
-
 
 // Without original destinations every inbound route configuration matches every inbound
 // connection: with more than one, whichever APISIX tries first takes every port. Said once.
@@ -115,6 +77,22 @@ void TranslateCatchAlls(const std::vector<CatchAllChain>& catch_alls,
 
 }  // namespace
 
+// What the rest of the translation needs of a route configuration: the clusters it routes and
+// mirrors to (only mirrors depend on nodes) and the policies its routes ask of them.
+Translator::RouteConfigFacts Translator::FactsOf(const envoy::config::route::v3::RouteConfiguration& config) {
+  Translator::RouteConfigFacts facts;
+  for (const auto& vhost : config.virtual_hosts()) {
+    for (const auto& route : vhost.routes()) {
+      if (!route.has_route()) continue;
+      if (!route.route().cluster().empty()) facts.routed.insert(route.route().cluster());
+      for (const auto& c : route.route().weighted_clusters().clusters()) facts.routed.insert(c.name());
+      for (const auto& m : route.route().request_mirror_policies()) facts.mirrored.insert(m.cluster());
+    }
+  }
+  facts.policies = CollectRoutePolicies(config);
+  return facts;
+}
+
 Translation Translate(const xds::ResourceSnapshot& snapshot, const TranslateOptions& options) {
   return Translator(options).Translate(snapshot);
 }
@@ -124,6 +102,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   Translation out;
   apisix::IdAllocator ids;  // one allocator for every object: IDs never collide across kinds either
   reused_ = 0;
+  decoded_ = 0;
 
   UpstreamIndex upstreams;
   std::map<std::string, CachedUpstream> next_upstreams;
@@ -133,24 +112,47 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     if (port != 0) capture_ports.push_back(port);
   }
   capture_ports.insert(capture_ports.end(), options.internal_ports.begin(), options.internal_ports.end());
-  for (const auto& [name, cluster] : snapshot.clusters) {  // std::map: sorted, so IDs are set-determined
-    if (original_destinations && IsOriginalDestination(cluster)) {
+  // Clusters are decoded only where the cache cannot answer from their bytes' hash: at a mesh's
+  // scale, an update changes a few of thousands.
+  for (const auto& [name, packed] : snapshot.clusters) {  // std::map: sorted, so IDs are set-determined
+    auto cached = upstreams_.find(name);
+    const bool known = cached != upstreams_.end() && cached->second.cluster_hash == packed.hash();
+    std::optional<envoy::config::cluster::v3::Cluster> cluster;
+    CachedUpstream entry;
+    entry.cluster_hash = packed.hash();
+    if (known) {
+      entry.facts = cached->second.facts;
+    } else {
+      cluster = packed.Unpack();
+      ++decoded_;
+      entry.facts.original_destination = IsOriginalDestination(*cluster);
+      if (cluster->type() == envoy::config::cluster::v3::Cluster::EDS) entry.facts.eds_service = xds::EdsServiceName(*cluster);
+    }
+    if (original_destinations && entry.facts.original_destination) {
       // Where the connection was going: no upstream object, the routes hand requests to nginx.
       UpstreamRef ref;
       ref.original_destination_location = options.passthrough_location;
       upstreams.emplace(name, std::move(ref));
+      next_upstreams.emplace(name, std::move(entry));
       continue;
     }
-    uint64_t key = HashMessage(cluster);
-    if (const auto* cla = AssignmentOf(cluster, snapshot)) key = key * 31 + HashMessage(*cla);
-    CachedUpstream entry;
-    if (auto cached = upstreams_.find(name); cached != upstreams_.end() && cached->second.key == key) {
+    uint64_t key = packed.hash();
+    if (!entry.facts.eds_service.empty()) {
+      auto cla = snapshot.cluster_load_assignments.find(entry.facts.eds_service);
+      if (cla != snapshot.cluster_load_assignments.end()) key = key * 31 + cla->second.hash();
+    }
+    if (known && cached->second.translated && cached->second.key == key) {
       entry = std::move(cached->second);
       ++reused_;
     } else {
+      if (!cluster) {
+        cluster = packed.Unpack();
+        ++decoded_;
+      }
       entry.key = key;
-      entry.upstream = IsOriginalDestination(cluster) ? TranslateInboundWithoutOriginalDestination(cluster, entry.skipped)
-                                                      : TranslateCluster(cluster, snapshot, entry.skipped);
+      entry.translated = true;
+      entry.upstream = entry.facts.original_destination ? TranslateInboundWithoutOriginalDestination(*cluster, entry.skipped)
+                                                        : TranslateCluster(*cluster, snapshot, entry.skipped);
       if (entry.upstream) {
         if (std::string loop = LoopingNode(*entry.upstream, capture_ports); !loop.empty()) {
           entry.skipped.push_back({absl::StrCat("Cluster ", name), "endpoints",
@@ -190,7 +192,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   std::vector<TcpChain> tcp_chains;
   std::vector<envoy::config::route::v3::RouteConfiguration> inline_configs;
   for (const auto& [name, listener] : snapshot.listeners) {
-    ListenerRoutes routes = ExtractListenerRoutes(listener, out.skipped);
+    ListenerRoutes routes = ExtractListenerRoutes(listener.Unpack(), out.skipped);
     for (auto& use : routes.uses) uses.push_back(std::move(use));
     for (auto& chain : routes.catch_alls) catch_alls.push_back(std::move(chain));
     for (auto& chain : routes.tcp_chains) tcp_chains.push_back(std::move(chain));
@@ -209,34 +211,44 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     ports = {"server_port", absl::StrCat(options.outbound_capture_port), absl::StrCat(options.inbound_capture_port)};
   }
   if (!original_destinations) ReportInboundShadowing(users, out.skipped);
-  std::vector<const envoy::config::route::v3::RouteConfiguration*> translated_configs;
+  std::vector<const std::vector<RoutePolicy>*> policies;  // each translated configuration's
   std::map<std::string, CachedRoutes> next_routes;
   std::set<std::string> mirrored_clusters;
-  auto translate = [&](const envoy::config::route::v3::RouteConfiguration& config) {
-    translated_configs.push_back(&config);
+  // A configuration is decoded only where the cache cannot answer from its bytes' hash.
+  auto translate = [&](const std::string& name, const xds::Packed<envoy::config::route::v3::RouteConfiguration>& packed) {
     std::vector<apisix::RouteVar> binding;
     if (original_destinations || options.bind_direction) {
-      binding = BindingVars(users[config.name()], config.name(), uses, options.original_dst_var, ports,
-                            absl::StrCat("RouteConfiguration ", config.name()), out.skipped);
+      binding = BindingVars(users[name], name, uses, options.original_dst_var, ports,
+                            absl::StrCat("RouteConfiguration ", name), out.skipped);
+    }
+    auto cached = routes_.find(name);
+    const bool known = cached != routes_.end() && cached->second.config_hash == packed.hash();
+    std::optional<envoy::config::route::v3::RouteConfiguration> config;
+    RouteConfigFacts facts;
+    if (known) {
+      facts = std::move(cached->second.facts);
+    } else {
+      config = packed.Unpack();
+      ++decoded_;
+      facts = FactsOf(*config);
     }
     // The routes depend on the configuration, the upstreams it names and the listener binding.
-    uint64_t key = HashMessage(config);
-    const auto [routed, mirrored] = ReferencedClusters(config);
-    mirrored_clusters.insert(mirrored.begin(), mirrored.end());
-    for (const std::string& cluster : routed) {
+    uint64_t key = packed.hash();
+    mirrored_clusters.insert(facts.mirrored.begin(), facts.mirrored.end());
+    for (const std::string& cluster : facts.routed) {
       auto ref = upstreams.find(cluster);
       key = key * 31 + (ref == upstreams.end() ? 0
                                                : StableHash64(absl::StrCat(ref->second.id, "|",
                                                                            ref->second.connect_timeout_seconds.value_or(-1))));
     }
-    for (const std::string& cluster : mirrored) {
+    for (const std::string& cluster : facts.mirrored) {
       auto ref = upstreams.find(cluster);
       key = key * 31 + (ref == upstreams.end() ? 1 : StableHash64(ref->second.mirror_host));
     }
     for (const auto& v : binding) key = key * 31 + StableHash64(absl::StrCat(v.var, v.op, v.value, v.negate));
     CachedRoutes entry;
     bool hit = false;
-    if (auto cached = routes_.find(config.name()); cached != routes_.end() && cached->second.key == key) {
+    if (known && cached->second.key == key) {
       // Reusable if every ID comes out the same (a collision elsewhere could shift one).
       hit = true;
       for (size_t i = 0; i < cached->second.routes.size() && hit; ++i) {
@@ -247,21 +259,28 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     if (hit) {
       ++reused_;
     } else {
+      if (!config) {
+        config = packed.Unpack();
+        ++decoded_;
+      }
       entry = CachedRoutes{};
       entry.key = key;
-      TranslateRouteConfiguration(config, upstreams, ids, entry.routes, entry.skipped, &entry.id_names);
+      TranslateRouteConfiguration(*config, upstreams, ids, entry.routes, entry.skipped, &entry.id_names);
       for (auto& route : entry.routes) route.vars.insert(route.vars.end(), binding.begin(), binding.end());
     }
+    entry.config_hash = packed.hash();
+    entry.facts = std::move(facts);
     out.routes.insert(out.routes.end(), entry.routes.begin(), entry.routes.end());
     out.skipped.insert(out.skipped.end(), entry.skipped.begin(), entry.skipped.end());
-    next_routes[config.name()] = std::move(entry);
+    CachedRoutes& kept = next_routes[name] = std::move(entry);
+    policies.push_back(&kept.facts.policies);
   };
-  for (const auto& [name, config] : snapshot.route_configurations) translate(config);
+  for (const auto& [name, config] : snapshot.route_configurations) translate(name, config);
   std::set<std::string> translated;
   for (const auto& [name, config] : snapshot.route_configurations) translated.insert(name);
   for (const auto& config : inline_configs) {
     // Listeners repeat one inline configuration in several filter chains; translate it once.
-    if (translated.insert(config.name()).second) translate(config);
+    if (translated.insert(config.name()).second) translate(config.name(), config);
   }
   if (original_destinations) {
     TranslateCatchAlls(catch_alls, users, uses, upstreams, options, ports, ids, out);
@@ -276,7 +295,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   for (const auto& [cluster, ref] : upstreams) {
     if (!ref.id.empty()) upstream_ids.emplace(cluster, ref.id);
   }
-  ApplyRoutePoliciesToUpstreams(translated_configs, upstream_ids, out.upstreams, out.skipped);
+  ApplyRoutePoliciesToUpstreams(policies, upstream_ids, out.upstreams, out.skipped);
   tcp_clusters_.clear();
   if (options.mesh_front && original_destinations) {
     std::map<std::string, const apisix::Upstream*> cluster_upstreams;
@@ -298,8 +317,8 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   output_upstreams_.clear();
   for (const apisix::Upstream& upstream : out.upstreams) output_upstreams_.emplace(upstream.name, upstream);
   eds_users_.clear();
-  for (const auto& [name, cluster] : snapshot.clusters) {
-    if (cluster.type() == envoy::config::cluster::v3::Cluster::EDS) eds_users_.emplace(xds::EdsServiceName(cluster), name);
+  for (const auto& [name, entry] : upstreams_) {
+    if (!entry.facts.eds_service.empty()) eds_users_.emplace(entry.facts.eds_service, name);
   }
   mirrored_clusters_ = std::move(mirrored_clusters);
   for (const apisix::Route& route : out.routes) {
@@ -325,7 +344,7 @@ std::optional<std::vector<apisix::Upstream>> Translator::TranslateEndpoints(cons
       if (upstream == output_upstreams_.end()) continue;  // a cluster that is not translated: nodes do not matter
       std::vector<apisix::UpstreamNode> nodes;
       if (cla != snapshot.cluster_load_assignments.end()) {
-        nodes = TranslateLoadAssignment(cla->second, absl::StrCat("ClusterLoadAssignment ", service), skipped);
+        nodes = TranslateLoadAssignment(cla->second.Unpack(), absl::StrCat("ClusterLoadAssignment ", service), skipped);
       }
       upstreams_.erase(it->second);  // its cached translation is stale: the next full call redoes it
       if (nodes == upstream->second.nodes) continue;

@@ -10,6 +10,7 @@
 
 #include "apisix/resources.h"
 #include "translate/diagnostics.h"
+#include "translate/upstream_policy_translator.h"
 #include "xds/resource_snapshot.h"
 
 namespace agent::translate {
@@ -69,6 +70,9 @@ class Translator {
   Translation Translate(const xds::ResourceSnapshot& snapshot);
 
   size_t reused() const { return reused_; }  // resources served from the cache by the last call
+  // Clusters and route configurations the last call decoded: those whose bytes the cache had not
+  // seen (listeners are decoded every call).
+  size_t decoded() const { return decoded_; }
 
   // The fast path of endpoint-only updates (a mesh's most frequent push): `changed` names the
   // ClusterLoadAssignments that differ from the previous call's snapshot. Returns the upstreams
@@ -81,17 +85,35 @@ class Translator {
                                                                   Diagnostics& skipped);
 
  private:
+  // What a cluster's bytes say that the translation needs before (or without) decoding it.
+  struct ClusterFacts {
+    bool original_destination = false;
+    std::string eds_service;  // EDS: the assignment it takes its endpoints from; empty otherwise
+  };
   struct CachedUpstream {
-    uint64_t key = 0;
+    uint64_t cluster_hash = 0;  // the cluster's bytes, for `facts`
+    ClusterFacts facts;
+    uint64_t key = 0;  // the cluster's and its assignment's bytes, for `upstream`
+    bool translated = false;
     std::optional<apisix::Upstream> upstream;
     Diagnostics skipped;
   };
+  // What a route configuration's bytes say that the rest of the translation needs.
+  struct RouteConfigFacts {
+    std::set<std::string> routed;    // clusters its routes send traffic to
+    std::set<std::string> mirrored;  // clusters they mirror to
+    std::vector<RoutePolicy> policies;
+  };
   struct CachedRoutes {
-    uint64_t key = 0;
+    uint64_t config_hash = 0;  // the configuration's bytes, for `facts`
+    RouteConfigFacts facts;
+    uint64_t key = 0;  // the bytes, the upstreams it names and its binding, for `routes`
     std::vector<apisix::Route> routes;
     std::vector<std::string> id_names;  // what each route's ID was assigned from
     Diagnostics skipped;
   };
+  static RouteConfigFacts FactsOf(const envoy::config::route::v3::RouteConfiguration& config);
+
   TranslateOptions options_;
   bool translated_ = false;
   std::map<std::string, CachedUpstream> upstreams_;
@@ -101,6 +123,7 @@ class Translator {
   std::set<std::string> tcp_clusters_;  // clusters whose nodes stream upstreams copy
   std::map<std::string, CachedRoutes> routes_;
   size_t reused_ = 0;
+  size_t decoded_ = 0;
 };
 
 // Stateless: the same as a fresh Translator.

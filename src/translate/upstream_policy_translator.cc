@@ -58,30 +58,46 @@ std::optional<HashKey> ToHashKey(const google::protobuf::RepeatedPtrField<RouteA
 
 }  // namespace
 
-void ApplyRoutePoliciesToUpstreams(const std::vector<const envoy::config::route::v3::RouteConfiguration*>& configs,
+std::vector<RoutePolicy> CollectRoutePolicies(const envoy::config::route::v3::RouteConfiguration& config) {
+  std::vector<RoutePolicy> out;
+  for (const auto& vhost : config.virtual_hosts()) {
+    for (const auto& route : vhost.routes()) {
+      if (!route.has_route()) continue;
+      const RouteAction& action = route.route();
+      const auto& retry = action.has_retry_policy() ? action.retry_policy() : vhost.retry_policy();
+      const bool has_retry = action.has_retry_policy() || vhost.has_retry_policy();
+      auto hash = ToHashKey(action.hash_policy());
+      if (!has_retry && !hash) continue;
+      std::vector<std::string> clusters;
+      if (action.cluster_specifier_case() == RouteAction::kCluster) clusters.push_back(action.cluster());
+      for (const auto& c : action.weighted_clusters().clusters()) clusters.push_back(c.name());
+      for (std::string& cluster : clusters) {
+        RoutePolicy policy;
+        policy.cluster = std::move(cluster);
+        // Envoy retries once when a retry policy leaves num_retries unset.
+        if (has_retry) policy.retries = retry.has_num_retries() ? retry.num_retries().value() : 1;
+        if (hash) {
+          policy.hash_on = hash->hash_on;
+          policy.key = hash->key;
+        }
+        out.push_back(std::move(policy));
+      }
+    }
+  }
+  return out;
+}
+
+void ApplyRoutePoliciesToUpstreams(const std::vector<const std::vector<RoutePolicy>*>& policies,
                                    const std::map<std::string, std::string>& upstream_ids,
                                    std::vector<apisix::Upstream>& upstreams, Diagnostics& skipped) {
   std::map<std::string, std::set<uint32_t>> retries;  // upstream ID → retry counts asked for
   std::map<std::string, std::set<HashKey>> hashes;
-  for (const auto* config : configs) {
-    for (const auto& vhost : config->virtual_hosts()) {
-      for (const auto& route : vhost.routes()) {
-        if (!route.has_route()) continue;
-        const RouteAction& action = route.route();
-        std::vector<std::string> clusters;
-        if (action.cluster_specifier_case() == RouteAction::kCluster) clusters.push_back(action.cluster());
-        for (const auto& c : action.weighted_clusters().clusters()) clusters.push_back(c.name());
-        const auto& retry = action.has_retry_policy() ? action.retry_policy() : vhost.retry_policy();
-        const bool has_retry = action.has_retry_policy() || vhost.has_retry_policy();
-        auto hash = ToHashKey(action.hash_policy());
-        for (const std::string& cluster : clusters) {
-          auto id = upstream_ids.find(cluster);
-          if (id == upstream_ids.end()) continue;
-          // Envoy retries once when a retry policy leaves num_retries unset.
-          if (has_retry) retries[id->second].insert(retry.has_num_retries() ? retry.num_retries().value() : 1);
-          if (hash) hashes[id->second].insert(*hash);
-        }
-      }
+  for (const std::vector<RoutePolicy>* of_config : policies) {
+    for (const RoutePolicy& policy : *of_config) {
+      auto id = upstream_ids.find(policy.cluster);
+      if (id == upstream_ids.end()) continue;
+      if (policy.retries) retries[id->second].insert(*policy.retries);
+      if (policy.hash_on) hashes[id->second].insert(HashKey{*policy.hash_on, policy.key});
     }
   }
   for (apisix::Upstream& upstream : upstreams) {

@@ -53,6 +53,20 @@ std::set<std::string> RouteConfigNames(const envoy::config::listener::v3::Listen
   return names;
 }
 
+// The names of the named type a wildcard resource needs: a cluster's EDS service, a listener's
+// route configurations.
+template <typename Message>
+std::set<std::string> NamesAskedFor(const Message& message) {
+  if constexpr (std::is_same_v<Message, envoy::config::cluster::v3::Cluster>) {
+    if (message.type() == envoy::config::cluster::v3::Cluster::EDS) return {EdsServiceName(message)};
+    return {};
+  } else if constexpr (std::is_same_v<Message, envoy::config::listener::v3::Listener>) {
+    return RouteConfigNames(message);
+  } else {
+    return {};
+  }
+}
+
 }  // namespace
 
 bool IsWildcardType(const std::string& type) { return type == kClusterType || type == kListenerType; }
@@ -67,7 +81,7 @@ std::vector<std::string> AdsSubscriptions::ApplyStateOfTheWorld(
   Delivered(type, kWholeType);
   std::set<std::string>& changed = changes_.of(type);
   return WithResources(snapshot_, type, [&](auto& held) {
-    using Message = typename std::remove_reference_t<decltype(held)>::mapped_type;
+    using Message = typename std::remove_reference_t<decltype(held)>::mapped_type::message_type;
     std::vector<std::string> errors;
     std::set<std::string> present;
     for (int i = 0; i < resources.size(); ++i) {
@@ -83,10 +97,11 @@ std::vector<std::string> AdsSubscriptions::ApplyStateOfTheWorld(
       // By-name types are updated in place (a push carries a few of thousands); a resource sent
       // again unchanged is not a change.
       auto it = held.find(name);
-      if (it != held.end() && it->second.SerializeAsString() == resources[i].value()) continue;
+      if (it != held.end() && it->second.bytes() == resources[i].value()) continue;
       changed.insert(name);
       updated[name] = update;
-      held[name] = std::move(message);
+      if (full_state) asks_[type][name] = NamesAskedFor(message);
+      held[name] = Packed<Message>::FromBytes(resources[i].value());
     }
     if (full_state) {
       // A full-state resource that was rejected cannot be told from a deleted one by name, so the
@@ -98,6 +113,7 @@ std::vector<std::string> AdsSubscriptions::ApplyStateOfTheWorld(
         }
         changed.insert(it->first);
         updated.erase(it->first);
+        asks_[type].erase(it->first);
         it = held.erase(it);
       }
       names_stale_ = true;
@@ -117,7 +133,8 @@ std::vector<std::string> AdsSubscriptions::ApplyDelta(
   return WithResources(snapshot_, type, [&](auto& held) {
     std::vector<std::string> errors;
     for (const auto& resource : resources) {
-      typename std::remove_reference_t<decltype(held)>::mapped_type message;
+      using Message = typename std::remove_reference_t<decltype(held)>::mapped_type::message_type;
+      Message message;
       const std::string label = resource.name().empty() ? "a resource without a name" : resource.name();
       if (!resource.has_resource()) {
         errors.push_back(absl::StrCat(label, " carries no resource"));
@@ -136,10 +153,12 @@ std::vector<std::string> AdsSubscriptions::ApplyDelta(
       Delivered(type, name);
       updated[name] = ResourceUpdate{std::make_shared<const std::string>(resource.version()), now};
       changes_.of(type).insert(name);
-      held[name] = std::move(message);
+      if (IsWildcardType(type)) asks_[type][name] = NamesAskedFor(message);
+      held[name] = Packed<Message>::FromBytes(resource.resource().value());
     }
     for (const std::string& name : removed) {
       if (held.erase(name) > 0) changes_.of(type).insert(name);
+      if (IsWildcardType(type)) asks_[type].erase(name);
       updated.erase(name);
       Delivered(type, name);  // the server says it does not exist: nothing more to wait for
     }
@@ -152,11 +171,9 @@ std::vector<std::string> AdsSubscriptions::RefreshNames(Clock::time_point now) {
   if (!names_stale_) return {};  // only clusters and listeners decide the names
   names_stale_ = false;
   std::set<std::string> eds;
-  for (const auto& [name, cluster] : snapshot_.clusters) {
-    if (cluster.type() == envoy::config::cluster::v3::Cluster::EDS) eds.insert(EdsServiceName(cluster));
-  }
+  for (const auto& [name, asked] : asks_[kClusterType]) eds.insert(asked.begin(), asked.end());
   std::set<std::string> rds;
-  for (const auto& [name, listener] : snapshot_.listeners) rds.merge(RouteConfigNames(listener));
+  for (const auto& [name, asked] : asks_[kListenerType]) rds.insert(asked.begin(), asked.end());
 
   std::vector<std::string> changed;
   for (auto& [type, wanted] : {std::pair<const char*, std::set<std::string>&>{kClusterLoadAssignmentType, eds},

@@ -122,6 +122,9 @@ class AdsSubscriptions {
   ResourceSnapshot snapshot_;
   SnapshotChanges changes_;
   bool names_stale_ = true;  // clusters or listeners changed: the named types' names may have
+  // Clusters' EDS service names and listeners' RDS names, by type and resource: what RefreshNames
+  // needs of the held resources without decoding them all again.
+  std::map<std::string, std::map<std::string, std::set<std::string>>> asks_;
   std::map<std::string, std::set<std::string>> names_;                      // named types only
   std::map<std::string, uint64_t> names_generation_;
   // type → name → last change; over Delta its versions are the resources' own (ResourceVersions).

@@ -7,6 +7,7 @@
 #include "common/json_nesting.h"
 
 #include <set>
+#include <type_traits>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
@@ -71,18 +72,25 @@ bool AllTypesKnown(absl::string_view json) {
   return true;
 }
 
+// Keeps the resource's bytes as the JSON parser serialized them, under the name read off them (a
+// resource is decoded where it is translated, not here). Returns false when they do not decode.
 template <typename Message>
-void Insert(std::map<std::string, Message>& into, Message message, DecodeReport& report) {
-  std::string name = message.name();
-  if (name.empty()) {
-    report.skipped_resources.push_back(absl::StrCat(Message::descriptor()->full_name(), ": resource without a name"));
-    return;
+bool InsertPacked(std::map<std::string, Packed<Message>>& into, google::protobuf::Any& any, DecodeReport& report) {
+  constexpr bool kIsAssignment = std::is_same_v<Message, envoy::config::endpoint::v3::ClusterLoadAssignment>;
+  std::optional<std::string> name = WireStringField(any.value(), 1);  // name; a CLA's cluster_name
+  if (!name) return false;
+  if (name->empty()) {
+    report.skipped_resources.push_back(kIsAssignment ? "ClusterLoadAssignment: resource without a cluster_name"
+                                                     : absl::StrCat(Message::descriptor()->full_name(),
+                                                                    ": resource without a name"));
+    return true;
   }
-  if (into.count(name) > 0) {
+  if (!kIsAssignment && into.count(*name) > 0) {
     report.skipped_resources.push_back(
-        absl::StrCat(Message::descriptor()->full_name(), " ", name, ": duplicate name, the later one is used"));
+        absl::StrCat(Message::descriptor()->full_name(), " ", *name, ": duplicate name, the later one is used"));
   }
-  into.insert_or_assign(std::move(name), std::move(message));
+  into.insert_or_assign(*std::move(name), Packed<Message>::FromBytes(std::move(*any.mutable_value())));
+  return true;
 }
 
 // How deeply objects and arrays nest, strings skipped: the careful path's DOM, its destructor and
@@ -157,31 +165,19 @@ absl::StatusOr<envoy::service::discovery::v3::DiscoveryResponse> ParseResponse(a
 absl::StatusOr<ResourceSnapshot> DecodeDiscoveryResponseJson(absl::string_view json, DecodeReport* report) {
   auto parsed = ParseResponse(json, report);
   if (!parsed.ok()) return parsed.status();
-  const envoy::service::discovery::v3::DiscoveryResponse& response = *parsed;
+  envoy::service::discovery::v3::DiscoveryResponse& response = *parsed;
   ResourceSnapshot snapshot;
-  for (const google::protobuf::Any& any : response.resources()) {
+  for (google::protobuf::Any& any : *response.mutable_resources()) {
     const std::string& type = any.type_url();
     bool ok = true;
     if (type == kListenerType) {
-      envoy::config::listener::v3::Listener m;
-      if ((ok = any.UnpackTo(&m))) Insert(snapshot.listeners, std::move(m), *report);
+      ok = InsertPacked(snapshot.listeners, any, *report);
     } else if (type == kRouteConfigurationType) {
-      envoy::config::route::v3::RouteConfiguration m;
-      if ((ok = any.UnpackTo(&m))) Insert(snapshot.route_configurations, std::move(m), *report);
+      ok = InsertPacked(snapshot.route_configurations, any, *report);
     } else if (type == kClusterType) {
-      envoy::config::cluster::v3::Cluster m;
-      if ((ok = any.UnpackTo(&m))) Insert(snapshot.clusters, std::move(m), *report);
+      ok = InsertPacked(snapshot.clusters, any, *report);
     } else if (type == kClusterLoadAssignmentType) {
-      envoy::config::endpoint::v3::ClusterLoadAssignment m;
-      if ((ok = any.UnpackTo(&m))) {
-        // A CLA is named by cluster_name.
-        std::string name = m.cluster_name();
-        if (name.empty()) {
-          report->skipped_resources.push_back("ClusterLoadAssignment: resource without a cluster_name");
-        } else {
-          snapshot.cluster_load_assignments.insert_or_assign(std::move(name), std::move(m));
-        }
-      }
+      ok = InsertPacked(snapshot.cluster_load_assignments, any, *report);
     } else {
       report->skipped_resources.push_back(absl::StrCat(type, ": resource type not used by the agent"));
     }

@@ -9,6 +9,7 @@
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "xds/packed.h"
 
 namespace agent::xds {
 
@@ -18,11 +19,12 @@ inline constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster
 inline constexpr char kClusterLoadAssignmentType[] =
     "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 
+// Each resource packed (xds/packed.h): decode what you read, when you read it.
 struct ResourceSnapshot {
-  std::map<std::string, envoy::config::listener::v3::Listener> listeners;
-  std::map<std::string, envoy::config::route::v3::RouteConfiguration> route_configurations;
-  std::map<std::string, envoy::config::cluster::v3::Cluster> clusters;
-  std::map<std::string, envoy::config::endpoint::v3::ClusterLoadAssignment> cluster_load_assignments;
+  std::map<std::string, Packed<envoy::config::listener::v3::Listener>> listeners;
+  std::map<std::string, Packed<envoy::config::route::v3::RouteConfiguration>> route_configurations;
+  std::map<std::string, Packed<envoy::config::cluster::v3::Cluster>> clusters;
+  std::map<std::string, Packed<envoy::config::endpoint::v3::ClusterLoadAssignment>> cluster_load_assignments;
 
   size_t size() const {
     return listeners.size() + route_configurations.size() + clusters.size() + cluster_load_assignments.size();

@@ -41,10 +41,11 @@ TEST(ReconcilerTest, ClientWritesAndXdsAppliesNeverDeadlock) {
 
   xds::ResourceSnapshot a = Examples(), b = Examples();
   ASSERT_FALSE(b.cluster_load_assignments.empty());
-  auto& cla = b.cluster_load_assignments.begin()->second;
+  auto cla = b.cluster_load_assignments.begin()->second.Unpack();
   ASSERT_GT(cla.endpoints_size(), 0);
   cla.mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()
       ->set_port_value(4242);
+  b.cluster_load_assignments.begin()->second = cla;
 
   std::atomic<bool> done{false};
   std::thread watchdog([&] {

@@ -111,7 +111,7 @@ void CheckTcp(const xds::ResourceSnapshot& snapshot, const Translation& t) {
   }
   for (const auto& [name, listener] : snapshot.listeners) {
     Diagnostics ignored;
-    for (const TcpChain& chain : ExtractListenerRoutes(listener, ignored).tcp_chains) {
+    for (const TcpChain& chain : ExtractListenerRoutes(listener.Unpack(), ignored).tcp_chains) {
       if (chain.server_names) continue;  // TLS routing by SNI: reported, not translated
       const std::string key = absl::StrCat(chain.where.inbound ? "inbound " : "outbound ", FrontKey(chain.where));
       EXPECT_TRUE(lines.count(key)) << "Listener " << name << ", chain " << chain.chain << ": " << key

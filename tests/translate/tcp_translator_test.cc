@@ -8,6 +8,7 @@
 
 #include "translate/from_json.h"
 #include "translate/translator.h"
+#include "xds/edit_packed.h"
 
 namespace agent::translate {
 namespace {
@@ -171,8 +172,10 @@ TEST(TcpTranslatorTest, OffWithoutTheFrontAndTheEndpointFastPathNeverLeavesAStal
   Translator translator(FrontOptions());
   xds::ResourceSnapshot s = Mesh();
   translator.Translate(s);
-  s.cluster_load_assignments["outbound|27017||mongo"].mutable_endpoints(0)->mutable_lb_endpoints(0)
-      ->mutable_endpoint()->mutable_address()->mutable_socket_address()->set_address("10.0.0.5");
+  xds::EditPacked(s.cluster_load_assignments["outbound|27017||mongo"], [](auto& cla) {
+    cla.mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()
+        ->set_address("10.0.0.5");
+  });
   Diagnostics skipped;
   // The stream upstream copies the cluster's nodes: the fast path defers to a full translation.
   EXPECT_FALSE(translator.TranslateEndpoints(s, {"outbound|27017||mongo"}, skipped).has_value());

@@ -10,6 +10,7 @@
 #include "translate/listener_translator.h"
 #include "translate/match_translator.h"
 #include "translate/route_translator.h"
+#include "xds/edit_packed.h"
 
 namespace agent::translate {
 namespace {
@@ -326,21 +327,27 @@ TEST(IncrementalTranslatorTest, ReusesUnchangedResourcesAndMatchesAFreshTranslat
   Translator translator;
   EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
   EXPECT_EQ(translator.reused(), 0u);
+  EXPECT_EQ(translator.decoded(), 5u);  // each once, though a cluster is read for its facts and its translation
 
-  // Nothing changed: everything reused.
+  // Nothing changed: everything reused, and nothing decoded (the cache answers from the bytes).
   EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
   EXPECT_EQ(translator.reused(), 5u);  // 3 clusters + 2 route configurations
+  EXPECT_EQ(translator.decoded(), 0u);
 
   // One endpoint of c3 changes: only its upstream is redone (routes depend on an upstream's nodes
   // only when they mirror to it).
 
-  s.clusters["c3"].mutable_load_assignment()->mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()
-      ->mutable_address()->mutable_socket_address()->set_address("10.9.9.9");
+  xds::EditPacked(s.clusters["c3"], [](auto& c) {
+    c.mutable_load_assignment()->mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()
+        ->mutable_address()->mutable_socket_address()->set_address("10.9.9.9");
+  });
   EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
   EXPECT_EQ(translator.reused(), 4u);
+  EXPECT_EQ(translator.decoded(), 1u);
 
   // A route configuration changes; a cluster goes away.
-  s.route_configurations["rc"].mutable_virtual_hosts(0)->mutable_routes(0)->mutable_match()->set_prefix("/z");
+  xds::EditPacked(s.route_configurations["rc"],
+                  [](auto& rc) { rc.mutable_virtual_hosts(0)->mutable_routes(0)->mutable_match()->set_prefix("/z"); });
   s.clusters.erase("c2");
   EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
 }
@@ -365,8 +372,10 @@ xds::ResourceSnapshot EdsSnapshot(const std::string& route_config_json) {
 }
 
 void MoveEndpoint(xds::ResourceSnapshot& s, const std::string& service, const std::string& ip) {
-  s.cluster_load_assignments[service].mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()
-      ->mutable_address()->mutable_socket_address()->set_address(ip);
+  xds::EditPacked(s.cluster_load_assignments[service], [&](auto& cla) {
+    cla.mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()
+        ->set_address(ip);
+  });
 }
 
 // The fast path gives exactly the upstream a full translation gives (route policies included),
@@ -401,8 +410,10 @@ TEST(IncrementalTranslatorTest, AnEndpointAtACapturePortTakesTheFullPath) {
   translator.Translate(s);
   Diagnostics skipped;
   MoveEndpoint(s, "svc-c1", "127.0.0.1");
-  s.cluster_load_assignments["svc-c1"].mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()
-      ->mutable_address()->mutable_socket_address()->set_port_value(9081);
+  xds::EditPacked(s.cluster_load_assignments["svc-c1"], [](auto& cla) {
+    cla.mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()
+        ->set_port_value(9081);
+  });
   EXPECT_FALSE(translator.TranslateEndpoints(s, {"svc-c1"}, skipped).has_value());
   const Translation full = translator.Translate(s);
   EXPECT_TRUE(full.routes.empty());

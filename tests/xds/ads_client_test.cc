@@ -97,7 +97,7 @@ class AdsClientTest : public ::testing::Test {
     server_->Set(kListenerType, "l1", {});
   }
   static std::string FirstAddress(const ResourceSnapshot& s, const std::string& cluster) {
-    return s.cluster_load_assignments.at(cluster).endpoints(0).lb_endpoints(0).endpoint().address().socket_address().address();
+    return s.cluster_load_assignments.at(cluster).Unpack().endpoints(0).lb_endpoints(0).endpoint().address().socket_address().address();
   }
   bool WaitSnapshot(const std::function<bool(const ResourceSnapshot&)>& pred) {
     std::unique_lock lock(mutex_);

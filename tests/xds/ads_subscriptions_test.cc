@@ -45,6 +45,43 @@ TEST(AdsSubscriptionsTest, ClustersAreFullStateAssignmentsByName) {
   EXPECT_TRUE(state.RefreshNames(t0).empty());                          // unchanged names: nothing to send
 }
 
+// The named types' names follow what each held cluster asks for as it changes, not what it first
+// asked for (they are kept per cluster rather than read again from every held cluster).
+TEST(AdsSubscriptionsTest, TheNamesFollowWhatEachHeldClusterAsksForNow) {
+  AdsSubscriptions state;
+  const auto t0 = Clock::now();
+  auto eds = [](const std::string& name, const std::string& service) {
+    return Pack<envoy::config::cluster::v3::Cluster>(R"({"name":")" + name +
+                                                     R"(","type":"EDS","edsClusterConfig":{"serviceName":")" + service +
+                                                     R"("}})");
+  };
+  auto static_cluster = [](const std::string& name) {
+    return Pack<envoy::config::cluster::v3::Cluster>(R"({"name":")" + name + R"(","type":"STATIC"})");
+  };
+  state.ApplyStateOfTheWorld(kClusterType, List({Cluster("a"), eds("b", "svc-b")}));
+  state.RefreshNames(t0);
+  EXPECT_EQ(state.names(kClusterLoadAssignmentType), (std::set<std::string>{"a", "svc-b"}));
+  state.ApplyStateOfTheWorld(kClusterType, List({static_cluster("a"), eds("b", "svc-b2")}));
+  state.RefreshNames(t0);
+  EXPECT_EQ(state.names(kClusterLoadAssignmentType), (std::set<std::string>{"svc-b2"}));
+
+  AdsSubscriptions delta;
+  RepeatedPtrField<envoy::service::discovery::v3::Resource> resources;
+  for (const auto& [name, any] : {std::pair<std::string, Any>{"a", Cluster("a")}, {"b", eds("b", "svc-b")}}) {
+    auto* r = resources.Add();
+    r->set_name(name);
+    *r->mutable_resource() = any;
+  }
+  delta.ApplyDelta(kClusterType, resources, {});
+  delta.RefreshNames(t0);
+  EXPECT_EQ(delta.names(kClusterLoadAssignmentType), (std::set<std::string>{"a", "svc-b"}));
+  RepeatedPtrField<std::string> removed;
+  removed.Add("b");
+  delta.ApplyDelta(kClusterType, {}, removed);
+  delta.RefreshNames(t0);
+  EXPECT_EQ(delta.names(kClusterLoadAssignmentType), (std::set<std::string>{"a"}));
+}
+
 TEST(AdsSubscriptionsTest, BadResourcesAreNamedAndTheRestApplies) {
   AdsSubscriptions state;
   Any wrong = Assignment("x");

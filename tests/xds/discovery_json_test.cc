@@ -18,7 +18,7 @@ TEST(DiscoveryJsonTest, DecodesEveryUsedTypeInBothNameStyles) {
   DecodeReport report;
   auto snapshot = DecodeDiscoveryResponseJson(json, &report);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  EXPECT_EQ(snapshot->clusters.at("c1").connect_timeout().nanos(), 500000000);
+  EXPECT_EQ(snapshot->clusters.at("c1").Unpack().connect_timeout().nanos(), 500000000);
   EXPECT_EQ(snapshot->cluster_load_assignments.count("c1"), 1u);
   EXPECT_EQ(snapshot->route_configurations.count("r1"), 1u);
   EXPECT_EQ(snapshot->listeners.count("l1"), 1u);

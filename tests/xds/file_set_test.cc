@@ -83,9 +83,9 @@ TEST_F(FileSetTest, LaterPathWinsForDuplicateNames) {
       "name":"dup","type":"STATIC","connectTimeout":"2s"}]})");
   ASSERT_TRUE(files.Load(b, &changed).ok());
   ASSERT_TRUE(files.Load(a, &changed).ok());
-  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 2);
+  EXPECT_EQ(files.snapshot().clusters.at("dup").Unpack().connect_timeout().seconds(), 2);
   ASSERT_TRUE(files.Remove(a));  // the shadowed one goes: the winner stays as it was, nothing read again
-  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 2);
+  EXPECT_EQ(files.snapshot().clusters.at("dup").Unpack().connect_timeout().seconds(), 2);
   EXPECT_EQ(files.rereads(), 0u);
 }
 
@@ -101,22 +101,22 @@ TEST_F(FileSetTest, AWithdrawnDuplicateFallsBackToTheEarlierFilesDefinition) {
   std::string b = Write("b.json", cluster("dup", 2));
   ASSERT_TRUE(files.Load(a, &changed).ok());
   ASSERT_TRUE(files.Load(b, &changed).ok());
-  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 2);
+  EXPECT_EQ(files.snapshot().clusters.at("dup").Unpack().connect_timeout().seconds(), 2);
   EXPECT_EQ(files.Dump().origins.at(kClusterType).at("dup").source, b);
 
   Write("b.json", cluster("other", 3));  // b withdraws dup: a's definition is in force again
   ASSERT_TRUE(files.Load(b, &changed).ok());
-  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 1);
+  EXPECT_EQ(files.snapshot().clusters.at("dup").Unpack().connect_timeout().seconds(), 1);
   EXPECT_EQ(files.Dump().origins.at(kClusterType).at("dup").source, a);
   EXPECT_EQ(files.snapshot().clusters.size(), 2u);
 
   Write("b.json", cluster("dup", 4));  // and b's again once it defines it again
   ASSERT_TRUE(files.Load(b, &changed).ok());
-  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 4);
+  EXPECT_EQ(files.snapshot().clusters.at("dup").Unpack().connect_timeout().seconds(), 4);
   EXPECT_EQ(files.snapshot().clusters.count("other"), 0u);
 
   EXPECT_TRUE(files.Remove(b));  // removing the winner restores the earlier file's definition too
-  EXPECT_EQ(files.snapshot().clusters.at("dup").connect_timeout().seconds(), 1);
+  EXPECT_EQ(files.snapshot().clusters.at("dup").Unpack().connect_timeout().seconds(), 1);
   EXPECT_TRUE(files.Remove(a));
   EXPECT_EQ(files.snapshot().size(), 0u);
   EXPECT_TRUE(files.Dump().origins.empty() || files.Dump().origins.at(kClusterType).empty());
@@ -137,11 +137,13 @@ TEST_F(FileSetTest, ManyWithdrawnDuplicatesReadTheEarlierFileOnce) {
   std::string b = Write("b.json", absl::StrReplaceAll(document, {{"\"1s\"", "\"2s\""}}));
   ASSERT_TRUE(files.Load(a, &changed).ok());
   ASSERT_TRUE(files.Load(b, &changed).ok());
-  EXPECT_EQ(files.snapshot().clusters.at("c1999").connect_timeout().seconds(), 2);
+  EXPECT_EQ(files.snapshot().clusters.at("c1999").Unpack().connect_timeout().seconds(), 2);
   EXPECT_TRUE(files.Remove(b));
   EXPECT_EQ(files.rereads(), 1u);
   ASSERT_EQ(files.snapshot().clusters.size(), 2000u);
-  for (const auto& [name, cluster] : files.snapshot().clusters) ASSERT_EQ(cluster.connect_timeout().seconds(), 1) << name;
+  for (const auto& [name, cluster] : files.snapshot().clusters) {
+    ASSERT_EQ(cluster.Unpack().connect_timeout().seconds(), 1) << name;
+  }
 }
 
 TEST(XdsFileNameTest, SkipsEditorTemporaries) {

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <filesystem>
+#include <type_traits>
 #include <string>
 #include <vector>
 
 #include <google/protobuf/any.pb.h>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "xds/file_set.h"
 
 namespace agent::xds::testing {
@@ -28,7 +30,11 @@ inline absl::StatusOr<ResourceSnapshot> LoadXdsDirectory(const std::string& dir)
 template <typename Map>
 std::vector<google::protobuf::Any> PackAll(const Map& resources) {
   std::vector<google::protobuf::Any> out;
-  for (const auto& [name, message] : resources) out.emplace_back().PackFrom(message);
+  for (const auto& [name, packed] : resources) {
+    google::protobuf::Any& any = out.emplace_back();
+    any.set_type_url(absl::StrCat("type.googleapis.com/", std::decay_t<decltype(packed)>::message_type::descriptor()->full_name()));
+    any.set_value(packed.bytes());
+  }
   return out;
 }
 

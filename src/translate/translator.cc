@@ -1,5 +1,6 @@
 #include "translate/translator.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -84,10 +85,15 @@ Translator::RouteConfigFacts Translator::FactsOf(const envoy::config::route::v3:
   for (const auto& vhost : config.virtual_hosts()) {
     for (const auto& route : vhost.routes()) {
       if (!route.has_route()) continue;
-      if (!route.route().cluster().empty()) facts.routed.insert(route.route().cluster());
-      for (const auto& c : route.route().weighted_clusters().clusters()) facts.routed.insert(c.name());
-      for (const auto& m : route.route().request_mirror_policies()) facts.mirrored.insert(m.cluster());
+      if (!route.route().cluster().empty()) facts.routed.push_back(route.route().cluster());
+      for (const auto& c : route.route().weighted_clusters().clusters()) facts.routed.push_back(c.name());
+      for (const auto& m : route.route().request_mirror_policies()) facts.mirrored.push_back(m.cluster());
     }
+  }
+  for (auto* names : {&facts.routed, &facts.mirrored}) {
+    std::sort(names->begin(), names->end());
+    names->erase(std::unique(names->begin(), names->end()), names->end());
+    names->shrink_to_fit();
   }
   facts.policies = CollectRoutePolicies(config);
   return facts;
@@ -106,6 +112,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
 
   UpstreamIndex upstreams;
   std::map<std::string, CachedUpstream> next_upstreams;
+  out.upstreams.reserve(snapshot.clusters.size());
   const bool original_destinations = !options.original_dst_var.empty();
   std::vector<uint32_t> capture_ports;
   for (uint32_t port : {options.outbound_capture_port, options.inbound_capture_port}) {
@@ -296,6 +303,14 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     if (!ref.id.empty()) upstream_ids.emplace(cluster, ref.id);
   }
   ApplyRoutePoliciesToUpstreams(policies, upstream_ids, out.upstreams, out.skipped);
+  for (const apisix::Upstream& upstream : out.upstreams) {  // the clusters' (stream upstreams come next)
+    auto entry = next_upstreams.find(upstream.name);
+    if (entry == next_upstreams.end()) continue;
+    entry->second.id = upstream.id;
+    entry->second.retries = upstream.retries;
+    entry->second.hash_on = upstream.hash_on;
+    entry->second.key_on = upstream.key;
+  }
   tcp_clusters_.clear();
   if (options.mesh_front && original_destinations) {
     std::map<std::string, const apisix::Upstream*> cluster_upstreams;
@@ -314,8 +329,6 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   routes_ = std::move(next_routes);
   // What the endpoint fast path needs: the final upstreams, who uses which assignment, who is mirrored.
   translated_ = true;
-  output_upstreams_.clear();
-  for (const apisix::Upstream& upstream : out.upstreams) output_upstreams_.emplace(upstream.name, upstream);
   eds_users_.clear();
   for (const auto& [name, entry] : upstreams_) {
     if (!entry.facts.eds_service.empty()) eds_users_.emplace(entry.facts.eds_service, name);
@@ -340,23 +353,29 @@ std::optional<std::vector<apisix::Upstream>> Translator::TranslateEndpoints(cons
   for (const std::string& service : changed) {
     auto cla = snapshot.cluster_load_assignments.find(service);
     for (auto [it, end] = eds_users_.equal_range(service); it != end; ++it) {
-      auto upstream = output_upstreams_.find(it->second);
-      if (upstream == output_upstreams_.end()) continue;  // a cluster that is not translated: nodes do not matter
+      auto entry = upstreams_.find(it->second);
+      // A cluster that is not translated: nodes do not matter.
+      if (entry == upstreams_.end() || !entry->second.upstream) continue;
+      CachedUpstream& cached = entry->second;
       std::vector<apisix::UpstreamNode> nodes;
       if (cla != snapshot.cluster_load_assignments.end()) {
         nodes = TranslateLoadAssignment(cla->second.Unpack(), absl::StrCat("ClusterLoadAssignment ", service), skipped);
       }
-      upstreams_.erase(it->second);  // its cached translation is stale: the next full call redoes it
-      if (nodes == upstream->second.nodes) continue;
-      apisix::Upstream changed_upstream = upstream->second;
+      cached.translated = false;  // the translation is stale (its findings too): the next full call redoes it
+      if (nodes == cached.upstream->nodes) continue;
+      apisix::Upstream changed_upstream = *cached.upstream;
+      changed_upstream.id = cached.id;
+      changed_upstream.retries = cached.retries;
+      changed_upstream.hash_on = cached.hash_on;
+      changed_upstream.key = cached.key_on;
       changed_upstream.nodes = nodes;
       std::vector<uint32_t> own_ports = {options_.outbound_capture_port, options_.inbound_capture_port};
       own_ports.insert(own_ports.end(), options_.internal_ports.begin(), options_.internal_ports.end());
       if (!LoopingNode(changed_upstream, own_ports).empty()) {
         return std::nullopt;  // the full path drops it, with its finding
       }
-      upstream->second.nodes = std::move(nodes);
-      updated.push_back(upstream->second);
+      cached.upstream->nodes = std::move(nodes);  // what the next fast call compares with
+      updated.push_back(std::move(changed_upstream));
     }
   }
   return updated;

@@ -94,14 +94,19 @@ class Translator {
     uint64_t cluster_hash = 0;  // the cluster's bytes, for `facts`
     ClusterFacts facts;
     uint64_t key = 0;  // the cluster's and its assignment's bytes, for `upstream`
-    bool translated = false;
+    bool translated = false;  // `upstream` is the translation of `key` (the endpoint fast path clears it)
     std::optional<apisix::Upstream> upstream;
     Diagnostics skipped;
+    // What the last call output for the cluster beyond `upstream`: its ID and the routes' policies
+    // (the endpoint fast path's output is `upstream` with these, not a second copy of it).
+    std::string id;
+    std::optional<uint32_t> retries;
+    std::string hash_on, key_on;
   };
   // What a route configuration's bytes say that the rest of the translation needs.
   struct RouteConfigFacts {
-    std::set<std::string> routed;    // clusters its routes send traffic to
-    std::set<std::string> mirrored;  // clusters they mirror to
+    std::vector<std::string> routed;    // clusters its routes send traffic to (sorted, unique)
+    std::vector<std::string> mirrored;  // clusters they mirror to (sorted, unique)
     std::vector<RoutePolicy> policies;
   };
   struct CachedRoutes {
@@ -117,7 +122,6 @@ class Translator {
   TranslateOptions options_;
   bool translated_ = false;
   std::map<std::string, CachedUpstream> upstreams_;
-  std::map<std::string, apisix::Upstream> output_upstreams_;  // cluster → what the last call output
   std::multimap<std::string, std::string> eds_users_;         // EDS service name → clusters
   std::set<std::string> mirrored_clusters_;
   std::set<std::string> tcp_clusters_;  // clusters whose nodes stream upstreams copy

@@ -179,8 +179,12 @@ check "the NACK's line carries its fields: type, version, nonce, error detail" \
                and (.fields.nonce | length > 0) and (.fields.error_detail | contains("has no name")))' "$work/agent.log"
 check "each apply's line carries the revision it produced" \
   jq -se '[.[] | select(.fields.event == "applied") | .fields.revision | numbers] | length >= 2' "$work/agent.log"
+# A real change to push (the server pushes only types whose resources changed).
+jq '(.resources[] | select(.clusterName | startswith("outbound|9080||ratings")) | .endpoints[0].lbEndpoints[0].endpoint.address.socketAddress.address) = "10.244.0.23"' \
+  "$EXAMPLES/endpoints.json" >"$work/ads/e.new" && mv "$work/ads/e.new" "$work/ads/endpoints.json"
+kill -HUP "$SERVER_PID"
 check "ACKs are logged at debug with type, version and nonce" wait_for 5 bash -c \
-  "kill -HUP $SERVER_PID; sleep 0.3; jq -se 'any(.[]; .level == \"debug\" and .fields.event == \"ack\" and (.fields.nonce | length > 0))' '$work/agent.log' >/dev/null"
+  "jq -se 'any(.[]; .level == \"debug\" and .fields.event == \"ack\" and (.fields.nonce | length > 0))' '$work/agent.log' >/dev/null"
 
 # Only loopback peers by default (this agent listens on every address but was not told to allow
 # others; the host's own address is not loopback).

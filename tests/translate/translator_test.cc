@@ -396,9 +396,20 @@ TEST(IncrementalTranslatorTest, EndpointFastPathEqualsAFullTranslation) {
   auto expected = std::find_if(full.upstreams.begin(), full.upstreams.end(), [](const apisix::Upstream& u) { return u.name == "c1"; });
   ASSERT_NE(expected, full.upstreams.end());
   EXPECT_EQ(apisix::EncodeJson(updated->front()), apisix::EncodeJson(*expected));  // retries kept, nodes new
-  // The same bytes again: nothing to write. And a later full call still agrees with a fresh one.
+  // The same bytes again: nothing to write. And a later full call still agrees with a fresh one,
+  // redoing only the cluster the fast path touched (its cached translation is stale).
   EXPECT_TRUE(translator.TranslateEndpoints(s, {"svc-c1"}, skipped)->empty());
   EXPECT_EQ(Encoded(translator.Translate(s)), Encoded(Translate(s)));
+  EXPECT_EQ(translator.reused(), 2u);  // c2 and the route configuration
+  // Fast again after a full call: the policies come from the last full call, not a stale copy.
+  MoveEndpoint(s, "svc-c1", "10.9.9.10");
+  updated = translator.TranslateEndpoints(s, {"svc-c1"}, skipped);
+  ASSERT_TRUE(updated.has_value());
+  ASSERT_EQ(updated->size(), 1u);
+  const Translation again = Translate(s);
+  expected = std::find_if(again.upstreams.begin(), again.upstreams.end(), [](const apisix::Upstream& u) { return u.name == "c1"; });
+  ASSERT_NE(expected, again.upstreams.end());
+  EXPECT_EQ(apisix::EncodeJson(updated->front()), apisix::EncodeJson(*expected));
 }
 
 // An endpoint update that would point an upstream at APISIX's own capture port takes the full

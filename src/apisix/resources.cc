@@ -17,7 +17,7 @@ std::string EncodeJson(const Route& route) {
   nlohmann::json j;
   j["id"] = route.id;
   j["name"] = Truncate(route.name, 100);
-  if (!route.desc.empty()) j["desc"] = Truncate(route.desc, 256);
+  if (!route.desc.empty()) j["desc"] = Truncate(route.desc, kMaxDescLength);
   j["uris"] = route.uris;
   if (!route.hosts.empty()) j["hosts"] = route.hosts;
   if (!route.vars.empty()) {
@@ -47,7 +47,7 @@ std::string EncodeJson(const Upstream& upstream) {
   nlohmann::json j;
   j["id"] = upstream.id;
   j["name"] = Truncate(upstream.name, 100);
-  if (!upstream.desc.empty()) j["desc"] = Truncate(upstream.desc, 256);
+  if (!upstream.desc.empty()) j["desc"] = Truncate(upstream.desc, kMaxDescLength);
   j["type"] = upstream.type;
   if (upstream.type == "chash") {
     j["hash_on"] = upstream.hash_on;

@@ -84,6 +84,9 @@ struct StreamRoute {
   std::string source;  // not encoded (the schema has no desc): the listener and chain, for /config_dump
 };
 
+// APISIX's schema: a route's or upstream's desc is at most this long (EncodeJson cuts it).
+inline constexpr size_t kMaxDescLength = 256;
+
 std::string EncodeJson(const Route& route);
 std::string EncodeJson(const Upstream& upstream);
 std::string EncodeJson(const StreamRoute& route);

@@ -103,16 +103,17 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot, const xds::S
 
   // Each object is released once encoded: at mesh scale the objects and their encodings are tens
   // of megabytes each, and only one of the two needs to be held at a time.
+  // Where each object came from is kept only where its value cannot say it (Sources()).
   std::map<std::string, std::string> desired;
   std::map<std::string, std::string> sources;
   for (apisix::Upstream& u : translation.upstreams) {
     desired.emplace(layout_.UpstreamKey(u.id), EncodeJson(u));
-    sources.emplace(layout_.UpstreamKey(u.id), std::move(u.desc));
+    if (u.desc.size() > apisix::kMaxDescLength) sources.emplace(layout_.UpstreamKey(u.id), std::move(u.desc));
     u = apisix::Upstream{};
   }
   for (apisix::Route& r : translation.routes) {
     desired.emplace(layout_.RouteKey(r.id), EncodeJson(r));
-    sources.emplace(layout_.RouteKey(r.id), std::move(r.desc));
+    if (r.desc.size() > apisix::kMaxDescLength) sources.emplace(layout_.RouteKey(r.id), std::move(r.desc));
     r = apisix::Route{};
   }
   for (apisix::StreamRoute& r : translation.stream_routes) {

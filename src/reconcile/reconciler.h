@@ -50,8 +50,9 @@ class Reconciler {
   // `mutex_` across its commit, so Owns must not touch it).
   bool Owns(const std::string& key) const;
 
-  // /config_dump: which xDS resource each key served was translated from, and what the current
-  // configuration leaves out (one line per finding).
+  // /config_dump: which xDS resource each key served was translated from where its value does not
+  // say it — a route's or upstream's `desc` does, unless APISIX's length limit cut it; a stream
+  // route's schema has none — and what the current configuration leaves out (one line per finding).
   std::map<std::string, std::string> Sources() const;
   std::vector<std::string> Skipped() const;
   ApplyStats last() const;

@@ -1,8 +1,8 @@
 // The resources contributed by each watched xDS file, and their union. Pure bookkeeping (no
 // inotify), so the keep-last-good and removal rules are unit-tested directly.
 //
-// The union is the only copy of the decoded resources (at mesh scale, tens of megabytes): each
-// file is indexed by the names it defines, not kept as its own copy. A name two files define resolves to the
+// The union is the only copy of the resources (packed: xds/packed.h): each file is indexed by
+// the names it defines, not kept as its own copy. A name two files define resolves to the
 // later path; when that file withdraws it, the earlier file's definition is read again from disk.
 #pragma once
 

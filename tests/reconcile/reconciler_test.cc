@@ -121,5 +121,30 @@ TEST(ReconcilerTest, StreamRoutesAreServedAndTheFrontTableHandedOverOnChange) {
   EXPECT_EQ(tables.size(), 1u);
 }
 
+// /config_dump names each object's xDS source. A route's or upstream's desc says it in the value
+// itself, so the reconciler keeps a source only where the value cannot: a desc APISIX's length
+// limit cut, and stream routes (no desc in their schema) — not a second copy for every key.
+TEST(ReconcilerTest, SourcesAreKeptOnlyWhereTheValueCannotSayThem) {
+  store::KvStore store;
+  Reconciler reconciler(store, apisix::KeyLayout("/apisix", apisix::VersionLine::k3x));
+  reconciler.Initialize();
+  xds::ResourceSnapshot snapshot = Examples();
+  const std::string long_name = "outbound|80||" + std::string(300, 'a') + ".svc.cluster.local";
+  envoy::config::cluster::v3::Cluster cluster;
+  cluster.set_name(long_name);
+  cluster.set_type(envoy::config::cluster::v3::Cluster::STATIC);
+  snapshot.clusters[long_name] = cluster;
+  const ApplyStats stats = reconciler.Apply(snapshot);
+  ASSERT_GT(stats.upstreams, 1u);
+  const std::map<std::string, std::string> sources = reconciler.Sources();
+  ASSERT_EQ(sources.size(), 1u);
+  EXPECT_EQ(sources.begin()->second, "xds cluster " + long_name);
+  store::RangeQuery query;
+  query.range = store::KeyRange::Prefix(sources.begin()->first);
+  const auto served = store.Range(query);
+  ASSERT_TRUE(served.ok() && served->kvs.size() == 1u);
+  EXPECT_NE(served->kvs[0].value.str().find("\"desc\":\"xds cluster outbound|80||aaa"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace agent::reconcile

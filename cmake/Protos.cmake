@@ -2,6 +2,27 @@
 # By default the sources are fetched into the build tree by scripts/fetch-proto-sources;
 # AGENT_XDS_PROTO_ROOT / AGENT_ETCD_PROTO_ROOT point at another checkout of the same definitions.
 
+# The sanitizer builds reuse the plain build's generated library (AGENT_PROTOS_FROM=<that build tree>)
+# instead of generating and compiling ~150 files again under each sanitizer: protobuf's installed
+# headers do not change with the sanitizers (PROTOBUF_ASAN/TSAN are defined but used by nothing
+# they inline), so uninstrumented generated code links with instrumented code exactly as Debian's
+# uninstrumented libprotobuf does. What is lost: ASan does not check accesses made inside the
+# generated code itself (it still checks every allocation and every libc call it makes).
+set(AGENT_PROTOS_FROM "" CACHE PATH "A build tree whose libagent_protos.so and generated/ to reuse")
+if(AGENT_PROTOS_FROM)
+  if(NOT EXISTS "${AGENT_PROTOS_FROM}/libagent_protos.so")
+    message(FATAL_ERROR "AGENT_PROTOS_FROM=${AGENT_PROTOS_FROM} holds no libagent_protos.so: "
+                        "build it first (ninja -C ${AGENT_PROTOS_FROM} agent_protos)")
+  endif()
+  add_library(agent_protos SHARED IMPORTED GLOBAL)
+  set_target_properties(agent_protos PROPERTIES
+    IMPORTED_LOCATION "${AGENT_PROTOS_FROM}/libagent_protos.so"
+    INTERFACE_INCLUDE_DIRECTORIES "${AGENT_PROTOS_FROM}/generated"
+    INTERFACE_LINK_LIBRARIES "protobuf::libprotobuf;gRPC::grpc++")
+  message(STATUS "protocol definitions: reusing ${AGENT_PROTOS_FROM}/libagent_protos.so")
+  return()
+endif()
+
 set(AGENT_PROTO_CACHE "${CMAKE_BINARY_DIR}/_deps" CACHE PATH "Where fetched protocol sources are kept")
 set(AGENT_XDS_PROTO_ROOT "" CACHE PATH "Folder holding envoy-api/, xds/, googleapis/, protoc-gen-validate/")
 set(AGENT_ETCD_PROTO_ROOT "" CACHE PATH "Folder holding go.etcd.io/etcd/ and github.com/gogo/protobuf/")
@@ -164,9 +185,8 @@ target_include_directories(agent_protos SYSTEM PUBLIC "${gen_dir}")
 target_link_libraries(agent_protos PUBLIC protobuf::libprotobuf gRPC::grpc++)
 target_compile_options(agent_protos PRIVATE -w)
 # Generated code is most of the build: it is compiled without debug info (nobody steps through
-# it), and in the ThreadSanitizer build — whose tests are small — without optimisation. It keeps
-# the sanitizer flags: protobuf's headers change with them (PROTOBUF_TSAN/ASAN), and code built
-# both ways would disagree.
+# it), and in a ThreadSanitizer build that generates its own (without AGENT_PROTOS_FROM) without
+# optimisation.
 target_compile_options(agent_protos PRIVATE -g0)
 if(AGENT_TSAN)
   target_compile_options(agent_protos PRIVATE -O0)

@@ -97,12 +97,18 @@ nlohmann::json BuildConfigDump(const xds::XdsDump& xds, const std::vector<Served
     for (const ServedObject& o : sorted) {
       const size_t at = o.key.rfind(marker);
       if (at == std::string::npos || at + marker.size() == o.key.size()) continue;  // another kind, or a placeholder
-      if (!filter.name.empty() && !absl::StrContains(o.key, filter.name) && !absl::StrContains(o.source, filter.name)) {
+      nlohmann::json value = nlohmann::json::parse(o.value, nullptr, false);
+      std::string source = o.source;
+      if (source.empty() && value.is_object()) {  // a route's or upstream's desc says where it came from
+        const auto desc = value.find("desc");
+        if (desc != value.end() && desc->is_string()) source = desc->get<std::string>();
+      }
+      if (!filter.name.empty() && !absl::StrContains(o.key, filter.name) && !absl::StrContains(source, filter.name)) {
         continue;
       }
       nlohmann::json item = {{"key", o.key}, {"mod_revision", o.mod_revision}};
-      if (!o.source.empty()) item["source"] = o.source;
-      item["value"] = nlohmann::json::parse(o.value, nullptr, false);
+      if (!source.empty()) item["source"] = std::move(source);
+      item["value"] = std::move(value);
       items.push_back(std::move(item));
     }
     a[section] = std::move(items);

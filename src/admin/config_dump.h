@@ -16,7 +16,7 @@ struct ServedObject {
   std::string key;
   int64_t mod_revision = 0;
   std::string value;   // the JSON APISIX reads
-  std::string source;  // the xDS resource it was translated from
+  std::string source;  // the xDS resource it was translated from; "" = the value's `desc` says it
 };
 
 struct DumpFilter {

@@ -249,13 +249,9 @@ nlohmann::json Observability::ConfigDump(const admin::DumpFilter& filter) const 
     auto result = store_.Range(query);
     if (!result.ok()) continue;
     for (const auto& kv : result->kvs) {
+      // Recorded only where the value's desc cannot say it (BuildConfigDump reads the desc).
       auto source = sources.find(kv.key);
-      std::string from = source == sources.end() ? "" : source->second;
-      if (from.empty()) {  // a route's or upstream's desc says where it came from
-        const nlohmann::json value = nlohmann::json::parse(kv.value.str(), nullptr, false);
-        if (value.is_object() && value.contains("desc") && value["desc"].is_string()) from = value["desc"];
-      }
-      served.push_back({kv.key, kv.mod_revision, kv.value, std::move(from)});
+      served.push_back({kv.key, kv.mod_revision, kv.value, source == sources.end() ? "" : source->second});
     }
   }
   return admin::BuildConfigDump(xds, served, reconciler_.Skipped(), store_.current_revision(), filter);

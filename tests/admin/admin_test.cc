@@ -54,13 +54,20 @@ TEST(ConfigDumpTest, FiltersSortsAndRedacts) {
   dump.origins[xds::kClusterType]["a"] = {"v7", "ads istiod:15010", std::chrono::system_clock::time_point(std::chrono::seconds(1))};
   const std::vector<ServedObject> served = {{"/apisix/upstreams/2", 9, R"({"id":"2"})", "xds cluster b"},
                                             {"/apisix/upstreams/1", 8, R"({"id":"1"})", "xds cluster a"},
-                                            {"/apisix/routes/", 1, "init_dir", ""}};
+                                            {"/apisix/routes/", 1, "init_dir", ""},
+                                            {"/apisix/routes/r1", 7, R"({"id":"r1","desc":"xds route_configuration rc"})", ""},
+                                            {"/apisix/routes/r2", 7, R"({"id":"r2","desc":"cut"})", "xds route_configuration long"}};
   nlohmann::json all = BuildConfigDump(dump, served, {"z finding", "a finding"}, 9, {});
   EXPECT_EQ(all["xds"]["clusters"][0]["name"], "a");  // sorted by name, whatever the arrival order
   EXPECT_EQ(all["xds"]["clusters"][0]["version"], "v7");
   EXPECT_EQ(all["xds"]["clusters"][0]["arrived"], "1970-01-01T00:00:01.000Z");
   EXPECT_EQ(all["apisix"]["upstreams"][0]["key"], "/apisix/upstreams/1");
-  EXPECT_TRUE(all["apisix"]["routes"].empty());  // the directory placeholder is not an object
+  ASSERT_EQ(all["apisix"]["routes"].size(), 2u);  // the directory placeholder is not an object
+  EXPECT_EQ(all["apisix"]["routes"][0]["source"], "xds route_configuration rc");  // none recorded: the desc
+  EXPECT_EQ(all["apisix"]["routes"][1]["source"], "xds route_configuration long");  // recorded: wins
+  nlohmann::json by_desc = BuildConfigDump(dump, served, {}, 9, {"routes", "configuration rc"});
+  ASSERT_EQ(by_desc["apisix"]["routes"].size(), 1u);  // the name filter reads the desc as the source
+  EXPECT_EQ(by_desc["apisix"]["routes"][0]["key"], "/apisix/routes/r1");
   EXPECT_EQ(all["skipped"][0], "a finding");
   nlohmann::json some = BuildConfigDump(dump, served, {}, 9, {"upstreams", "cluster b"});
   EXPECT_FALSE(some.contains("xds"));

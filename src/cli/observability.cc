@@ -328,6 +328,21 @@ nlohmann::json Observability::Syncz() const {
     if (streams.size() > kMaxListed) etcd["watch_streams_not_listed"] = streams.size() - kMaxListed;
   }
   out["etcd"] = std::move(etcd);
+  if (const sink::EtcdSink* sink = sink_.load()) {
+    const sink::EtcdSink::Status s = sink->GetStatus();
+    out["etcd_sink"] = {{"role", sink::EtcdSink::RoleName(s.role)},
+                        {"in_sync", s.synced},
+                        {"endpoint", s.endpoint},
+                        {"written_revision", s.local_revision},
+                        {"cluster_revision", s.etcd_revision},
+                        {"transactions", s.transactions},
+                        {"repairs", s.repairs},
+                        {"repair_operations", s.repair_ops},
+                        {"resumes", s.resumes},
+                        {"pending_changes", s.pending},
+                        {"owned_keys", s.owned},
+                        {"last_error", s.last_error}};
+  }
   out["translation"] = {{"routes", last.routes},
                         {"upstreams", last.upstreams},
                         {"stream_routes", last.stream_routes},

@@ -17,6 +17,7 @@
 #include "config/listen_address.h"
 #include "etcd/watch_registry.h"
 #include "reconcile/reconciler.h"
+#include "sink/etcd_sink.h"
 #include "store/kv_store.h"
 #include "xds/ads_client.h"
 #include "xds/file_source.h"
@@ -37,6 +38,7 @@ class Observability {
   void SetXdsSource(const xds::AdsClient* ads, const xds::FileSource* files);
   // The etcd server's watch streams, once it exists.
   void SetWatchRegistry(const etcd::WatchRegistry* registry) { watches_ = registry; }
+  void SetEtcdSink(const sink::EtcdSink* sink) { sink_ = sink; }
 
   absl::Status StartAdmin(const config::ListenAddress& listen, bool allow_remote);
   uint16_t admin_port() const { return admin_ ? admin_->port() : 0; }
@@ -59,6 +61,7 @@ class Observability {
   std::atomic<const xds::AdsClient*> ads_{nullptr};
   std::atomic<const xds::FileSource*> files_{nullptr};
   std::atomic<const etcd::WatchRegistry*> watches_{nullptr};
+  std::atomic<const sink::EtcdSink*> sink_{nullptr};
   std::unique_ptr<admin::AdminServer> admin_;
 };
 

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "apisix/key_layout.h"
 #include "cli/apisix_bundle.h"
+#include "cli/etcd_sink_setup.h"
 #include "cli/mesh_front_setup.h"
 #include "cli/observability.h"
 #include "cli/shutdown_control.h"
@@ -105,6 +106,14 @@ int RunSidecar(config::SidecarConfig config) {
                                    std::move(*front_table_sink));
   reconciler.Initialize();
   Observability observability(store, reconciler, apisix::KeyLayout(config.etcd_key_prefix, line));
+  auto etcd_sink = MakeEtcdSink(config);  // --etcd-sink: follows every commit into an external etcd
+  if (!etcd_sink.ok()) return Fail(etcd_sink.status().message());
+  if (*etcd_sink) {
+    reconciler.SetCommitObserver([sink = etcd_sink->get()](int64_t revision, const std::vector<store::Mutation>& m) {
+      sink->OnCommit(revision, m);
+    });
+    observability.SetEtcdSink(etcd_sink->get());
+  }
 
   etcd::EtcdApiOptions api_options;
   api_options.user = config.etcd_user;
@@ -158,6 +167,7 @@ int RunSidecar(config::SidecarConfig config) {
   boost::asio::io_context io;
   const bool bundle = config.run_mode == config::kRunModeBundle;
   health::Readiness readiness(bundle);
+  if (*etcd_sink) readiness.AddCondition([sink = etcd_sink->get()] { return sink->NotReadyReason(); });
   // Bundle mode: APISIX starts once the first configuration is served, and its death ends the agent.
   std::unique_ptr<apisix::ApisixRunner> apisix_runner;
   ShutdownControl control(io, readiness, std::chrono::seconds(bundle ? config.drain_seconds : 0), [&] {
@@ -212,6 +222,7 @@ int RunSidecar(config::SidecarConfig config) {
     apisix_runner->Start();
   };
 
+  if (*etcd_sink) (*etcd_sink)->Start();
   std::unique_ptr<xds::FileSource> file_source;
   std::unique_ptr<xds::AdsClient> ads_client;
   if (config.provisioner == config::kProvisionerGrpc) {
@@ -249,6 +260,7 @@ int RunSidecar(config::SidecarConfig config) {
   observability.SetXdsSource(nullptr, nullptr);
   if (file_source) file_source->Stop();
   if (ads_client) ads_client->Stop();
+  if (*etcd_sink) (*etcd_sink)->Stop();  // steps down: a standby agent takes over at once
   health_server.Stop();
   server.Stop();
   if (!config.revision_file.empty()) {

@@ -106,6 +106,30 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
   app.add_option("--xds-protocol", c.xds_protocol,
                  "xds-v3-grpc: sotw (StreamAggregatedResources) | delta (DeltaAggregatedResources)")
       ->capture_default_str();
+  app.add_option("--etcd-sink", c.etcd_sink,
+                 "also write the translation into this external etcd cluster (comma-separated http(s)://host:port "
+                 "of its members), for APISIX instances elsewhere; see docs/deployment.md")
+      ->delimiter(',');
+  app.add_option("--etcd-sink-owner", c.etcd_sink_owner,
+                 "etcd sink: the labels.managed-by value marking the keys this agent (and its replicas) own; agents "
+                 "with one owner elect one writer")
+      ->capture_default_str();
+  app.add_option("--etcd-sink-user", c.etcd_sink_user, "etcd sink: user, with --etcd-sink-password (etcd auth)");
+  app.add_option("--etcd-sink-password", c.etcd_sink_password, "etcd sink: the password of --etcd-sink-user");
+  app.add_option("--etcd-sink-cacert", c.etcd_sink_cacert, "etcd sink, https://: CA bundle of the members (PEM)");
+  app.add_option("--etcd-sink-cert", c.etcd_sink_cert, "etcd sink, https://: client certificate (PEM)");
+  app.add_option("--etcd-sink-key", c.etcd_sink_key, "etcd sink, https://: client key (PEM)");
+  app.add_option("--etcd-sink-lease-ttl", c.etcd_sink_lease_ttl_seconds,
+                 "etcd sink: seconds the writer's election lease lives without keep-alives (a standby takes over "
+                 "this long after the writer dies)")
+      ->capture_default_str();
+  app.add_option("--etcd-sink-timeout-ms", c.etcd_sink_timeout_ms,
+                 "etcd sink: how long one request waits for a member before the next member is tried")
+      ->capture_default_str();
+  app.add_option("--max-txn-ops", c.max_txn_ops,
+                 "etcd sink: operations per transaction (the cluster's --max-txn-ops); larger changes are split, "
+                 "upstreams written before the routes that use them")
+      ->capture_default_str();
   app.add_option("--ready-timeout", c.ready_timeout_seconds,
                  "seconds to wait for the first complete xDS configuration before reporting ready anyway "
                  "(and, in bundle mode, starting APISIX) with a warning")
@@ -191,6 +215,54 @@ absl::StatusOr<std::string> FindOpenresty(const std::string& flag_value) {
       "/usr/local/openresty-debug/bin; name APISIX's nginx binary");
 }
 
+namespace {
+
+// The endpoints' form is the client's to check (sink/etcd_client.h); here what needs no network.
+absl::Status CheckEtcdSink(const SidecarConfig& c) {
+  const bool sink = !c.etcd_sink.empty();
+  if (!sink && (!c.etcd_sink_user.empty() || !c.etcd_sink_cacert.empty() || !c.etcd_sink_cert.empty())) {
+    return absl::InvalidArgumentError("--etcd-sink-user/--etcd-sink-cacert/--etcd-sink-cert need --etcd-sink");
+  }
+  for (const std::string& url : c.etcd_sink) {
+    if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--etcd-sink: \"", url, "\" is not http://host:port or https://host:port"));
+    }
+  }
+  if (c.etcd_sink_owner.empty() || c.etcd_sink_owner.size() > 63 ||
+      c.etcd_sink_owner.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos) {
+    return absl::InvalidArgumentError(
+        "--etcd-sink-owner: 1 to 63 letters, digits, '.', '_' or '-' (an APISIX label value and a key segment)");
+  }
+  if (c.etcd_sink_user.empty() != c.etcd_sink_password.empty()) {
+    return absl::InvalidArgumentError("--etcd-sink-user and --etcd-sink-password go together: give both or neither");
+  }
+  if (c.etcd_sink_cert.empty() != c.etcd_sink_key.empty()) {
+    return absl::InvalidArgumentError("--etcd-sink-cert and --etcd-sink-key go together");
+  }
+  for (const auto& [flag, path] : {std::pair<const char*, const std::string*>{"--etcd-sink-cacert", &c.etcd_sink_cacert},
+                                   {"--etcd-sink-cert", &c.etcd_sink_cert},
+                                   {"--etcd-sink-key", &c.etcd_sink_key}}) {
+    if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", *path, ": ", std::strerror(errno)));
+    }
+  }
+  if (c.etcd_sink_lease_ttl_seconds < 2 || c.etcd_sink_lease_ttl_seconds > 3600) {
+    return absl::InvalidArgumentError("--etcd-sink-lease-ttl: must be between 2 and 3600 seconds");
+  }
+  if (c.etcd_sink_timeout_ms < 100 || c.etcd_sink_timeout_ms > 600000) {
+    return absl::InvalidArgumentError("--etcd-sink-timeout-ms: must be between 100 and 600000");
+  }
+  if (c.max_txn_ops < 2 || c.max_txn_ops > 100000) {
+    return absl::InvalidArgumentError(
+        "--max-txn-ops: must be between 2 and 100000 (one operation of each transaction is the sink's marker)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Validate(SidecarConfig& c) {
   if (auto s = CheckOneOf("--provisioner", c.provisioner, {kProvisionerFile, kProvisionerGrpc}); !s.ok()) return s;
   if (auto s = CheckOneOf("--run-mode", c.run_mode, {kRunModeStandalone, kRunModeBundle}); !s.ok()) return s;
@@ -246,6 +318,7 @@ absl::Status Validate(SidecarConfig& c) {
     }
   }
   if (auto s = CheckOneOf("--xds-protocol", c.xds_protocol, {"sotw", "delta"}); !s.ok()) return s;
+  if (auto s = CheckEtcdSink(c); !s.ok()) return s;
   if (c.ready_timeout_seconds < 1 || c.ready_timeout_seconds > 3600) {
     return absl::InvalidArgumentError("--ready-timeout: must be between 1 and 3600 seconds");
   }

@@ -68,6 +68,17 @@ struct SidecarConfig {
   std::string mesh_front = "auto";
   std::string mesh_front_dir;             // standalone: the front's table and sockets (bundle: in the home)
   int protocol_detection_timeout_ms = 1000;  // how long the front waits for a client's first bytes
+  // The etcd sink: also write the translation into an external etcd cluster (docs/deployment.md).
+  std::vector<std::string> etcd_sink;     // http(s)://host:port of its members; empty = off
+  std::string etcd_sink_owner = "apisix-mesh-agent";  // labels.managed-by of what it writes; election scope
+  std::string etcd_sink_user;             // with etcd_sink_password: the cluster's auth
+  std::string etcd_sink_password;
+  std::string etcd_sink_cacert;           // https://: CA bundle of the members' certificates
+  std::string etcd_sink_cert;             // https://: client certificate and key (--client-cert-auth)
+  std::string etcd_sink_key;
+  int etcd_sink_lease_ttl_seconds = 10;   // the writer's election lease: how soon a standby takes over
+  int etcd_sink_timeout_ms = 5000;        // per request to one member (etcdctl's --command-timeout)
+  uint64_t max_txn_ops = 128;             // operations per transaction (etcd's --max-txn-ops)
 
   // Filled by Validate().
   ListenAddress listen;

@@ -58,6 +58,7 @@ void Reconciler::Commit(std::map<std::string, std::string> puts, const std::set<
     }
   }
   stats.revision = mutations.empty() ? store_.current_revision() : store_.Commit(mutations);
+  if (observer_ && !mutations.empty()) observer_(stats.revision, mutations);
   {
     std::unique_lock owned_lock(owned_mutex_);
     for (const auto& m : mutations) {

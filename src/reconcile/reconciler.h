@@ -40,6 +40,13 @@ class Reconciler {
   // Writes the directory placeholders APISIX needs before any configuration (one revision).
   void Initialize();
 
+  // Told of every commit of translated objects, in commit order, with the store revision and the
+  // puts and deletes it made (the values are the store's bytes): the etcd sink follows the agent's
+  // store with it. Called with the reconciler's lock held: it must only record, never call back.
+  // Set before the first Apply.
+  using CommitObserver = std::function<void(int64_t revision, const std::vector<store::Mutation>& mutations)>;
+  void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
+
   // `changes`, when the source knows them, lets an endpoint-only update touch only the upstreams
   // whose nodes changed (the translator's fast path); the result is the same as a full apply.
   ApplyStats Apply(const xds::ResourceSnapshot& snapshot, const xds::SnapshotChanges* changes = nullptr);
@@ -67,6 +74,7 @@ class Reconciler {
   const apisix::KeyLayout layout_;
   translate::Translator translator_;  // keeps per-resource results between updates
   std::function<void(const std::string&)> front_table_sink_;
+  CommitObserver observer_;
   std::string front_table_;  // the last table handed to the sink (under apply_mutex_)
   std::mutex apply_mutex_;
   mutable std::mutex mutex_;

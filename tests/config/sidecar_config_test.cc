@@ -69,6 +69,45 @@ TEST(SidecarConfigTest, ErrorsNameTheFlagAndWhatIsAccepted) {
   EXPECT_NE(ErrorOf(c).find("--xds-watch-files: at least one"), std::string::npos);
 }
 
+TEST(SidecarConfigTest, EtcdSinkFlagsAreCheckedBeforeAnythingStarts) {
+  SidecarConfig c = Valid();
+  c.etcd_sink = {"http://10.0.0.1:2379", "http://10.0.0.2:2379"};
+  EXPECT_TRUE(Validate(c).ok());
+
+  c.etcd_sink = {"10.0.0.1:2379"};
+  EXPECT_EQ(ErrorOf(c), "--etcd-sink: \"10.0.0.1:2379\" is not http://host:port or https://host:port");
+
+  c = Valid();
+  c.etcd_sink = {"http://10.0.0.1:2379"};
+  c.etcd_sink_owner = "mesh a";  // a label value: no spaces
+  EXPECT_NE(ErrorOf(c).find("--etcd-sink-owner"), std::string::npos);
+  c.etcd_sink_owner = "mesh\"a";
+  EXPECT_NE(ErrorOf(c).find("--etcd-sink-owner"), std::string::npos);
+
+  c = Valid();
+  c.etcd_sink = {"http://10.0.0.1:2379"};
+  c.etcd_sink_user = "root";
+  EXPECT_EQ(ErrorOf(c), "--etcd-sink-user and --etcd-sink-password go together: give both or neither");
+
+  c = Valid();
+  c.etcd_sink = {"https://10.0.0.1:2379"};
+  c.etcd_sink_cacert = "/nonexistent/ca.pem";
+  EXPECT_EQ(ErrorOf(c), "--etcd-sink-cacert: /nonexistent/ca.pem: No such file or directory");
+
+  c = Valid();
+  c.etcd_sink = {"http://10.0.0.1:2379"};
+  c.max_txn_ops = 1;  // the marker takes one operation of every transaction
+  EXPECT_NE(ErrorOf(c).find("--max-txn-ops: must be between 2"), std::string::npos);
+  c.max_txn_ops = 128;
+  c.etcd_sink_lease_ttl_seconds = 1;
+  EXPECT_NE(ErrorOf(c).find("--etcd-sink-lease-ttl"), std::string::npos);
+
+  c = Valid();
+  c.etcd_sink_user = "root";  // sink flags without the sink are a mistake, not ignored
+  c.etcd_sink_password = "pw";
+  EXPECT_EQ(ErrorOf(c), "--etcd-sink-user/--etcd-sink-cacert/--etcd-sink-cert need --etcd-sink");
+}
+
 TEST(SidecarConfigTest, FeaturesNotBuiltYetAreRefusedNotIgnored) {
   SidecarConfig c = Valid();
   c.provisioner = "xds-v3-grpc";

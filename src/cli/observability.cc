@@ -341,6 +341,7 @@ nlohmann::json Observability::Syncz() const {
                         {"resumes", s.resumes},
                         {"pending_changes", s.pending},
                         {"owned_keys", s.owned},
+                        {"too_large_to_write", s.unwritable},
                         {"last_error", s.last_error}};
   }
   out["translation"] = {{"routes", last.routes},

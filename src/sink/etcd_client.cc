@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/logging.h"
 
 namespace agent::sink {
 
@@ -158,6 +159,7 @@ absl::Status EtcdClient::WithFailover(const char* what, Call&& call) {
         std::lock_guard lock(mutex_);
         member.token.clear();
       }
+      log::Info("etcd sink: %s: %s; authenticating again", member.url, s.error_message());
       reauthenticated = true;
     }
     if (s.ok()) {

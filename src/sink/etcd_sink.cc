@@ -30,7 +30,11 @@ std::string PrefixEnd(std::string prefix) {
   return std::string(1, '\0');
 }
 
-bool RequestTooLarge(const absl::Status& s) { return absl::StrContains(s.message(), "request is too large"); }
+// etcd's --max-request-bytes and --max-txn-ops, as its server words them.
+bool BeyondClusterLimits(const absl::Status& s) {
+  return absl::StrContains(s.message(), "request is too large") ||
+         absl::StrContains(s.message(), "too many operations in txn request");
+}
 
 }  // namespace
 
@@ -38,7 +42,8 @@ EtcdSink::EtcdSink(EtcdSinkOptions options, std::unique_ptr<EtcdClient> client)
     : options_(std::move(options)), client_(std::move(client)),
       election_prefix_(absl::StrCat(options_.prefix, "/mesh-agent/", options_.owner, "/election/")),
       marker_key_(absl::StrCat(options_.prefix, "/mesh-agent/", options_.owner, "/revision")),
-      upstream_dir_(absl::StrCat(options_.prefix, "/upstreams/")) {}
+      upstream_dir_(absl::StrCat(options_.prefix, "/upstreams/")),
+      ops_per_txn_(std::max<size_t>(options_.max_txn_ops, 2) - 1) {}
 
 EtcdSink::~EtcdSink() { Stop(); }
 
@@ -227,7 +232,8 @@ absl::Status EtcdSink::Session() {
     // is gone.
     // A compare that failed on the marker may be our own transaction, retried on another member
     // after its first answer was lost: the marker tells that too.
-    next_ = next_ == Next::kRepair ? Next::kRepair : Next::kResume;
+    next_ = next_ == Next::kRepair || must_repair_ ? Next::kRepair : Next::kResume;
+    must_repair_ = false;
     {
       std::lock_guard lock(mutex_);
       status_.synced = false;
@@ -281,6 +287,21 @@ absl::Status EtcdSink::Resume() {
   return absl::OkStatus();
 }
 
+void EtcdSink::LeaveOutUnwritable(std::vector<Op>& ops) {
+  if (unwritable_.empty()) return;
+  ops.erase(std::remove_if(ops.begin(), ops.end(),
+                           [this](const Op& op) {
+                             auto it = unwritable_.find(op.key);
+                             if (it == unwritable_.end()) return false;
+                             if (op.is_put() && *op.value == it->second) return true;
+                             unwritable_.erase(it);  // changed or deleted: it may fit now
+                             return false;
+                           }),
+            ops.end());
+  std::lock_guard lock(mutex_);
+  status_.unwritable = unwritable_.size();
+}
+
 void EtcdSink::PopFront(int64_t revision) {
   next_part_ = 0;
   std::lock_guard lock(mutex_);
@@ -296,6 +317,7 @@ absl::Status EtcdSink::WriteChange(const Change& change) {
     if (!marked.ok()) return absl::InternalError(absl::StrCat(op.key, ": ", marked.status().message()));
     op.value = store::SharedValue(std::move(*marked));
   }
+  LeaveOutUnwritable(ops);
   if (auto s = WriteParts(change.revision, std::move(ops)); !s.ok()) return s;  // next_part_: how far it got
   PopFront(change.revision);
   return absl::OkStatus();
@@ -405,6 +427,7 @@ absl::Status EtcdSink::Repair() {
   std::map<std::string, std::string> actual;
   if (auto s = ReadOwned(actual); !s.ok()) return s;
   std::vector<Op> ops = Diff(desired, actual);
+  LeaveOutUnwritable(ops);
   const size_t count = ops.size();
   if (!ops.empty()) {
     log::Info("etcd sink: repairing %d keys (%d owned in the cluster, %d desired)", ops.size(), actual.size(),
@@ -426,8 +449,7 @@ absl::Status EtcdSink::Repair() {
 
 absl::Status EtcdSink::WriteParts(int64_t local_revision, std::vector<Op> ops) {
   // Each part leaves the cluster servable; etcd's --max-txn-ops counts the marker's put too.
-  const size_t per_txn = std::max<size_t>(options_.max_txn_ops, 2) - 1;
-  std::vector<std::vector<Op>> parts = Split(std::move(ops), per_txn, upstream_dir_);
+  std::vector<std::vector<Op>> parts = Split(std::move(ops), ops_per_txn_, upstream_dir_);
   for (size_t i = next_part_; i < parts.size(); ++i) {
     if (auto s = Commit(local_revision, parts[i], i + 1, parts.size()); !s.ok()) return s;
     next_part_ = i + 1;
@@ -468,16 +490,24 @@ absl::Status EtcdSink::Commit(int64_t local_revision, const std::vector<Op>& ops
 
   auto response = client_->Txn(txn);
   if (!response.ok()) {
-    if (RequestTooLarge(response.status()) && ops.size() > 1) {
-      // etcd's --max-request-bytes: the same part in two halves, in order (each half keeps the
-      // split's phase order, so every intermediate state stays servable).
-      const auto half = ops.begin() + static_cast<std::ptrdiff_t>(ops.size() / 2);
-      if (auto s = Commit(local_revision, std::vector<Op>(ops.begin(), half), part, parts); !s.ok()) return s;
-      return Commit(local_revision, std::vector<Op>(half, ops.end()), part, parts);
-    }
-    if (RequestTooLarge(response.status())) {
-      return absl::InvalidArgumentError(absl::StrCat(ops.empty() ? marker_key_ : ops[0].key, ": ", response.status().message(),
-                                                     " (raise etcd's --max-request-bytes)"));
+    if (BeyondClusterLimits(response.status())) {
+      // Nothing was written. Smaller transactions from now on, and a repair writes what this
+      // change still needs (a split already in progress cannot be re-cut without losing track of
+      // which parts committed). A single object too large for the cluster is left out, named.
+      if (ops.size() > 1) {
+        ops_per_txn_ = std::max<size_t>(1, ops.size() / 2);
+        log::Warn("etcd sink: %s: the cluster's limits are below --max-txn-ops/--max-request-bytes; writing at "
+                  "most %d operations per transaction from now on",
+                  response.status().message(), ops_per_txn_);
+      } else if (!ops.empty() && ops[0].is_put()) {
+        log::Error("etcd sink: %s is %d bytes, more than the cluster accepts in one request (%s): left out until it "
+                   "changes; raise etcd's --max-request-bytes",
+                   ops[0].key, ops[0].value->size(), response.status().message());
+        unwritable_[ops[0].key] = *ops[0].value;
+      }
+      must_repair_ = true;
+      return absl::ResourceExhaustedError(absl::StrCat("the cluster refused a transaction of ", ops.size(),
+                                                       " operations: ", response.status().message()));
     }
     marker_revision_ = -1;  // the write may have committed: read the marker again before the next
     return response.status();

@@ -62,6 +62,7 @@ class EtcdSink {
     int64_t resumes = 0;          // failed writes continued from the marker (no repair needed)
     size_t pending = 0;           // changes queued behind the writer
     size_t owned = 0;             // keys in the desired state
+    size_t unwritable = 0;        // objects larger than the cluster accepts, left out
   };
 
   EtcdSink(EtcdSinkOptions options, std::unique_ptr<EtcdClient> client);
@@ -101,6 +102,8 @@ class EtcdSink {
   // Writes one queued change (marked as the owner's), from the part not yet committed.
   absl::Status WriteChange(const Change& change);
   void PopFront(int64_t revision);
+  // Drops puts of values the cluster refused as too large (until they change).
+  void LeaveOutUnwritable(std::vector<Op>& ops);
   // Writes `ops` (marked) from part next_part_ on, in as many guarded transactions as
   // --max-txn-ops needs.
   absl::Status WriteParts(int64_t local_revision, std::vector<Op> ops);
@@ -131,7 +134,12 @@ class EtcdSink {
   Next next_ = Next::kRepair;
   bool verify_when_drained_ = false;  // after a resume: one diff once the queue is written
   size_t next_part_ = 0;             // parts of the change being written that have committed
-  Marker last_committed_;            // the marker of our last transaction known to have committed
+  Marker last_committed_;
+  // Operations per transaction besides the marker: --max-txn-ops - 1, halved when the cluster's
+  // own limits turn out lower.
+  size_t ops_per_txn_;
+  bool must_repair_ = false;  // a refused transaction: the rest of its change goes by diff
+  std::map<std::string, store::SharedValue> unwritable_;  // key → the marked value the cluster refused            // the marker of our last transaction known to have committed
   bool repairing_ = false;  // the marker says "repair" (a diff, not one change)
   int64_t election_revision_ = 0;   // the create revision of our election key: the write guard
   std::string election_key_;

@@ -16,13 +16,18 @@
 """
 import base64
 import json
+import os
 import subprocess
 import sys
 
 
-def etcdctl(endpoint, *args, timeout=20):
+def etcdctl(endpoint, *args, timeout=20, plain=False):
     cmd = ["etcdctl", "--endpoints=" + endpoint, *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"})
+    env = dict(os.environ, ETCDCTL_API="3")
+    if plain:  # the agent's own API: no TLS, no auth (ETCDCTL_* are the cluster's)
+        for k in ("ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY", "ETCDCTL_USER"):
+            env.pop(k, None)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if out.returncode != 0:
         raise SystemExit(f"etcdctl {' '.join(args)}: {out.stderr.strip()}")
     return out.stdout
@@ -32,11 +37,11 @@ def b64(s):
     return base64.b64decode(s).decode() if s else ""
 
 
-def get_prefix(endpoint, prefix, rev=None):
+def get_prefix(endpoint, prefix, rev=None, plain=False):
     args = ["get", "--prefix", prefix, "-w", "json"]
     if rev:
         args.append(f"--rev={rev}")
-    res = json.loads(etcdctl(endpoint, *args))
+    res = json.loads(etcdctl(endpoint, *args, plain=plain))
     return {b64(kv["key"]): b64(kv.get("value", "")) for kv in res.get("kvs", [])}
 
 
@@ -59,7 +64,7 @@ def objects(kvs, prefix):
 
 
 def state(local, cluster, prefix, owner):
-    want = {k: json.loads(v) for k, v in objects(get_prefix(local, prefix), prefix).items()}
+    want = {k: json.loads(v) for k, v in objects(get_prefix(local, prefix, plain=True), prefix).items()}
     have = {}
     for k, v in get_prefix(cluster, prefix).items():
         o = owned(v, owner)
@@ -79,7 +84,7 @@ def state(local, cluster, prefix, owner):
 def watch_history(cluster, prefix, from_rev):
     # Replays history and then blocks: ended by the timeout once nothing more arrives.
     cmd = ["timeout", "8", "etcdctl", "--endpoints=" + cluster, "watch", "--prefix", prefix, f"--rev={from_rev}", "-w", "json"]
-    out = subprocess.run(cmd, capture_output=True, text=True, env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, ETCDCTL_API="3"))
     events = []
     decoder = json.JSONDecoder()
     text, at = out.stdout, 0

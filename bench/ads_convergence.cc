@@ -7,12 +7,17 @@
 //   one change  — CHANGES single-endpoint pushes (istiod's incremental EDS: only that
 //                 ClusterLoadAssignment), p50/p99;
 // and the agent's peak RSS.  ads_convergence AGENT_BIN GEN_DIR sotw|delta CHANGES
+// With SINK_ENDPOINTS WATCH_HOST_PORT PREFIX the agent also writes into an external etcd cluster
+// (--etcd-sink SINK_ENDPOINTS --etcd-key-prefix PREFIX) and the watcher reads that cluster (one
+// member's HTTP gateway, WATCH_HOST_PORT) instead of the agent: the same times, xDS → the
+// cluster's commit as APISIX elsewhere would see it.
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -31,8 +36,8 @@ namespace mx = agent::xds;
 // One HTTP watch whose stream is kept whole, to look for what a push should produce.
 class Watch {
  public:
-  bool Open(int port) {
-    fd_ = agent::bench::ConnectWatch("127.0.0.1", port, "/apisix/", "/apisix0");
+  bool Open(int port, const std::string& prefix = "/apisix") {
+    fd_ = agent::bench::ConnectWatch("127.0.0.1", port, prefix + "/", prefix + "0");
     if (fd_ < 0) return false;
     return WaitFor([&] { return data_.find("\"created\":true") != std::string::npos; }, std::chrono::seconds(10));
   }
@@ -76,12 +81,15 @@ double Percentile(std::vector<double> values, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::cerr << "usage: ads_convergence AGENT_BIN GEN_DIR sotw|delta CHANGES\n";
+  if (argc != 5 && argc != 8) {
+    std::cerr << "usage: ads_convergence AGENT_BIN GEN_DIR sotw|delta CHANGES [SINK_ENDPOINTS WATCH_HOST_PORT PREFIX]\n";
     return 2;
   }
   const std::string agent_bin = argv[1], dir = argv[2], protocol = argv[3];
   const int changes = std::stoi(argv[4]);
+  const bool sink = argc == 8;
+  const std::string sink_endpoints = sink ? argv[5] : "", prefix = sink ? argv[7] : "/apisix";
+  const int sink_watch_port = sink ? std::atoi(strchr(argv[6], ':') ? strchr(argv[6], ':') + 1 : argv[6]) : 0;
   auto loaded = agent::xds::testing::LoadXdsDirectory(dir);
   if (!loaded.ok()) {
     std::cerr << loaded.status().message() << "\n";
@@ -104,9 +112,15 @@ int main(int argc, char** argv) {
   if (agent == 0) {
     const std::string source = "grpc://127.0.0.1:" + std::to_string(ads_port);
     freopen(log.c_str(), "w", stderr);
-    execl(agent_bin.c_str(), agent_bin.c_str(), "sidecar", "--provisioner", "xds-v3-grpc", "--xds-config-source",
-          source.c_str(), "--xds-protocol", protocol.c_str(), "--grpc-listen", "127.0.0.1:0", "--health-listen", "", "--admin-listen", "",
-          nullptr);
+    if (sink) {
+      execl(agent_bin.c_str(), agent_bin.c_str(), "sidecar", "--provisioner", "xds-v3-grpc", "--xds-config-source",
+            source.c_str(), "--xds-protocol", protocol.c_str(), "--grpc-listen", "127.0.0.1:0", "--health-listen", "",
+            "--admin-listen", "", "--etcd-sink", sink_endpoints.c_str(), "--etcd-key-prefix", prefix.c_str(), nullptr);
+    } else {
+      execl(agent_bin.c_str(), agent_bin.c_str(), "sidecar", "--provisioner", "xds-v3-grpc", "--xds-config-source",
+            source.c_str(), "--xds-protocol", protocol.c_str(), "--grpc-listen", "127.0.0.1:0", "--health-listen", "",
+            "--admin-listen", "", nullptr);
+    }
     _exit(127);
   }
   int etcd_port = 0;
@@ -123,11 +137,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   Watch watch;
-  if (!watch.Open(etcd_port)) {
+  if (!watch.Open(sink ? sink_watch_port : etcd_port, prefix)) {
     std::cerr << "watch failed\n";
     return 1;
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the empty configuration is in
+  // The empty configuration is in (with a sink: it is elected and has written its marker).
+  std::this_thread::sleep_for(std::chrono::milliseconds(sink ? 1500 : 500));
 
   // Full push: clusters and listeners pushed, the named types served as the agent asks for them.
   service.Set(mx::kClusterLoadAssignmentType, "1", PackAll(snapshot.cluster_load_assignments));

@@ -173,51 +173,42 @@ absl::Status EtcdClient::WithFailover(const char* what, Call&& call) {
   return last;
 }
 
-absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(const etcdserverpb::RangeRequest& request) {
-  etcdserverpb::RangeResponse response;
-  auto s = WithFailover("range", [&](Member& m) {
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> EtcdClient::Unary(const char* what, std::unique_ptr<Stub> Member::*stub,
+                                           grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                                           const Request& request) {
+  Response response;
+  auto s = WithFailover(what, [&](Member& m) {
     grpc::ClientContext context;
     Prepare(context, m, options_.timeout);
-    return m.kv->Range(&context, request, &response);
+    return ((*(m.*stub)).*method)(&context, request, &response);
   });
   if (!s.ok()) return s;
   return response;
 }
 
+absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(const etcdserverpb::RangeRequest& request) {
+  return Unary("range", &Member::kv, &etcdserverpb::KV::Stub::Range, request);
+}
+
 absl::StatusOr<etcdserverpb::TxnResponse> EtcdClient::Txn(const etcdserverpb::TxnRequest& request) {
-  etcdserverpb::TxnResponse response;
-  auto s = WithFailover("txn", [&](Member& m) {
-    grpc::ClientContext context;
-    Prepare(context, m, options_.timeout);
-    return m.kv->Txn(&context, request, &response);
-  });
-  if (!s.ok()) return s;
-  return response;
+  return Unary("txn", &Member::kv, &etcdserverpb::KV::Stub::Txn, request);
 }
 
 absl::StatusOr<etcdserverpb::LeaseGrantResponse> EtcdClient::LeaseGrant(int64_t ttl_seconds) {
   etcdserverpb::LeaseGrantRequest request;
   request.set_ttl(ttl_seconds);
-  etcdserverpb::LeaseGrantResponse response;
-  auto s = WithFailover("lease grant", [&](Member& m) {
-    grpc::ClientContext context;
-    Prepare(context, m, options_.timeout);
-    return m.lease->LeaseGrant(&context, request, &response);
-  });
-  if (!s.ok()) return s;
-  if (!response.error().empty()) return absl::UnavailableError(absl::StrCat("lease grant: ", response.error()));
+  auto response = Unary("lease grant", &Member::lease, &etcdserverpb::Lease::Stub::LeaseGrant, request);
+  if (response.ok() && !response->error().empty()) {
+    return absl::UnavailableError(absl::StrCat("lease grant: ", response->error()));
+  }
   return response;
 }
 
 absl::Status EtcdClient::LeaseRevoke(int64_t lease) {
   etcdserverpb::LeaseRevokeRequest request;
   request.set_id(lease);
-  etcdserverpb::LeaseRevokeResponse response;
-  return WithFailover("lease revoke", [&](Member& m) {
-    grpc::ClientContext context;
-    Prepare(context, m, options_.timeout);
-    return m.lease->LeaseRevoke(&context, request, &response);
-  });
+  return Unary("lease revoke", &Member::lease, &etcdserverpb::Lease::Stub::LeaseRevoke, request).status();
 }
 
 absl::StatusOr<int64_t> EtcdClient::KeepAliveOnce(int64_t lease) {

@@ -62,6 +62,11 @@ class EtcdClient {
   // leaderless, at most once around the list; authenticates first when auth is on.
   template <typename Call>
   absl::Status WithFailover(const char* what, Call&& call);
+  // One unary call of `method` on the member's `stub`, with failover.
+  template <typename Stub, typename Request, typename Response>
+  absl::StatusOr<Response> Unary(const char* what, std::unique_ptr<Stub> Member::*stub,
+                                 grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                                 const Request& request);
   absl::Status Authenticate(Member& member);
   void Prepare(grpc::ClientContext& context, Member& member, std::chrono::milliseconds timeout);
 

@@ -13,6 +13,8 @@
       must appear with all its parts. Prints one summary line.
   etcd_sink_check.py writers CLUSTER PREFIX OWNER FROM_REV
       Prints the agents (their host part) that wrote the marker from FROM_REV on.
+  etcd_sink_check.py set-route-prefix ROUTES_JSON PREFIX
+      An xDS change for the agent's file provisioner: the first route now matches PREFIX.
 """
 import base64
 import json
@@ -168,6 +170,15 @@ def writers(cluster, prefix, owner, from_rev):
     return 0
 
 
+def set_route_prefix(path, prefix):
+    """An xDS change: the first route of the first RouteConfiguration in PATH matches PREFIX."""
+    doc = json.load(open(path))
+    doc["resources"][0]["virtualHosts"][0]["routes"][0]["match"]["prefix"] = prefix
+    json.dump(doc, open(path + ".tmp", "w"))
+    os.rename(path + ".tmp", path)
+    return 0
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    sys.exit({"state": state, "history": history, "writers": writers}[cmd](*args))
+    sys.exit({"state": state, "history": history, "writers": writers, "set-route-prefix": set_route_prefix}[cmd](*args))

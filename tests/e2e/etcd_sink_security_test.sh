@@ -95,12 +95,7 @@ check "and counted in /syncz" [ "$(sink_field too_large_to_write)" = 1 ]
 check "everything else is in the cluster" bash -c "
   $CHECK state $LOCAL $EP /apisix apisix-mesh-agent | grep -q 'missing .* (1), extra \[\] (0), different \[\] (0)'"
 sleep 5  # longer than --auth-token-ttl: the token has expired
-python3 - "$work/xds/routes.json" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-doc["resources"][0]["virtualHosts"][0]["routes"][0]["match"]["prefix"] = "/after-token-expiry"
-json.dump(doc, open(sys.argv[1], "w"))
-PY
+$CHECK set-route-prefix "$work/xds/routes.json" /after-token-expiry
 check "a change after the token expired is written (the agent authenticates again)" \
   wait_for 10 bash -c "ETCDCTL_API=3 etcdctl --endpoints=$EP get --prefix /apisix/routes/ --print-value-only | grep -q after-token-expiry"
 check "the expired token was renewed" grep -q "invalid auth token; authenticating again" "$work/agent.log"

@@ -191,12 +191,7 @@ kill -9 "${APID[a]}"; wait "${APID[a]}" 2>/dev/null || true
 killed=$SECONDS
 check "the standby takes over within the writer's lease TTL (8 s) and a little" wait_for 13 in_sync "$ADMIN_b"
 echo "  took over after $((SECONDS - killed)) s"
-python3 - "$work/xds/routes.json" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-doc["resources"][0]["virtualHosts"][0]["routes"][0]["match"]["prefix"] = "/taken-over"
-json.dump(doc, open(sys.argv[1], "w"))
-PY
+$CHECK set-route-prefix "$work/xds/routes.json" /taken-over
 check "a change after the takeover reaches the cluster" \
   wait_for 10 bash -c "ETCDCTL_API=3 etcdctl --endpoints=$EPS get --prefix /apisix/routes/ --print-value-only | grep -q taken-over"
 check "the cluster holds exactly what the new writer serves" $CHECK state "$LOCAL_b" "$EPS" /apisix apisix-mesh-agent
@@ -207,12 +202,7 @@ check "a third agent stands by" wait_for 10 is_role "$ADMIN_c" standby
 FROM=$(($(revision) + 1))
 kill -STOP "${APID[b]}"
 check "the standby takes over from the frozen writer" wait_for 10 in_sync "$ADMIN_c"
-python3 - "$work/xds/routes.json" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-doc["resources"][0]["virtualHosts"][0]["routes"][0]["match"]["prefix"] = "/after-the-freeze"
-json.dump(doc, open(sys.argv[1], "w"))
-PY
+$CHECK set-route-prefix "$work/xds/routes.json" /after-the-freeze
 kill -CONT "${APID[b]}"
 check "the new writer writes the change" \
   wait_for 10 bash -c "ETCDCTL_API=3 etcdctl --endpoints=$EPS get --prefix /apisix/routes/ --print-value-only | grep -q after-the-freeze"
@@ -234,12 +224,7 @@ leader_key=$(ectl get --prefix /apisix/mesh-agent/apisix-mesh-agent/election/ -w
 FROM=$(($(revision) + 1))
 ectl del "$leader_key" >/dev/null
 check "the standby takes over at once" wait_for 5 in_sync "$ADMIN_b"
-python3 - "$work/xds/routes.json" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-doc["resources"][0]["virtualHosts"][0]["routes"][0]["match"]["prefix"] = "/guarded"
-json.dump(doc, open(sys.argv[1], "w"))
-PY
+$CHECK set-route-prefix "$work/xds/routes.json" /guarded
 check "the ex-writer's transaction is refused by its guard" \
   wait_for 10 grep -q "the election moved on" "$work/agent-c.log"
 check "the new writer writes the change" \
@@ -254,12 +239,7 @@ kill "${APID[c]}"; wait "${APID[c]}" 2>/dev/null || true
 HEALTH_c=$HEALTH_b; ADMIN_c=$ADMIN_b; LOCAL_c=$LOCAL_b
 for i in 1 2 3; do kill -9 "${MPID[$i]}"; done
 wait "${MPID[1]}" "${MPID[2]}" "${MPID[3]}" 2>/dev/null || true
-python3 - "$work/xds/routes.json" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-doc["resources"][0]["virtualHosts"][0]["routes"][0]["match"]["prefix"] = "/while-down"
-json.dump(doc, open(sys.argv[1], "w"))
-PY
+$CHECK set-route-prefix "$work/xds/routes.json" /while-down
 check "the writer reports not ready while the cluster is down" wait_for 15 bash -c "! curl -sf -o /dev/null http://$HEALTH_c/healthz/ready"
 sleep 5  # longer than the lease: the session is lost and is made again
 for i in 1 2 3; do start_member "$i" existing; done

@@ -47,6 +47,7 @@ absl::StatusOr<std::unique_ptr<sink::EtcdSink>> MakeEtcdSink(const config::Sidec
   options.identity = Identity();
   options.max_txn_ops = config.max_txn_ops;
   options.lease_ttl_seconds = config.etcd_sink_lease_ttl_seconds;
+  options.resync_seconds = config.etcd_sink_resync_seconds;
   return std::make_unique<sink::EtcdSink>(std::move(options), std::move(*made));
 }
 

@@ -126,6 +126,10 @@ void RegisterSidecarFlags(CLI::App& app, SidecarConfig& c) {
   app.add_option("--etcd-sink-timeout-ms", c.etcd_sink_timeout_ms,
                  "etcd sink: how long one request waits for a member before the next member is tried")
       ->capture_default_str();
+  app.add_option("--etcd-sink-resync", c.etcd_sink_resync_seconds,
+                 "etcd sink: seconds between the writer's diffs of the cluster against the desired state (owned keys "
+                 "deleted or changed by others are rewritten); 0 = only on election, reconnect and failures")
+      ->capture_default_str();
   app.add_option("--max-txn-ops", c.max_txn_ops,
                  "etcd sink: operations per transaction (the cluster's --max-txn-ops); larger changes are split, "
                  "upstreams written before the routes that use them")
@@ -253,6 +257,9 @@ absl::Status CheckEtcdSink(const SidecarConfig& c) {
   }
   if (c.etcd_sink_timeout_ms < 100 || c.etcd_sink_timeout_ms > 600000) {
     return absl::InvalidArgumentError("--etcd-sink-timeout-ms: must be between 100 and 600000");
+  }
+  if (c.etcd_sink_resync_seconds < 0 || c.etcd_sink_resync_seconds > 86400) {
+    return absl::InvalidArgumentError("--etcd-sink-resync: must be between 0 (never) and 86400 seconds");
   }
   if (c.max_txn_ops < 2 || c.max_txn_ops > 100000) {
     return absl::InvalidArgumentError(

@@ -78,6 +78,7 @@ struct SidecarConfig {
   std::string etcd_sink_key;
   int etcd_sink_lease_ttl_seconds = 10;   // the writer's election lease: how soon a standby takes over
   int etcd_sink_timeout_ms = 5000;        // per request to one member (etcdctl's --command-timeout)
+  int etcd_sink_resync_seconds = 300;     // the writer's periodic diff against the cluster; 0 = never
   uint64_t max_txn_ops = 128;             // operations per transaction (etcd's --max-txn-ops)
 
   // Filled by Validate().

@@ -123,11 +123,6 @@ std::string EtcdSink::NotReadyReason() const {
                       s.last_error.empty() ? "" : absl::StrCat(" (", s.last_error, ")"));
 }
 
-void EtcdSink::SetError(const absl::Status& s) {
-  std::lock_guard lock(mutex_);
-  status_.last_error = std::string(s.message());
-}
-
 bool EtcdSink::Sleep(std::chrono::milliseconds d) {
   std::unique_lock lock(mutex_);
   return !wake_.wait_for(lock, d, [this] { return stopping_; });
@@ -141,16 +136,22 @@ void EtcdSink::Run() {
     absl::Status s = Session();
     const int64_t lease = lease_.exchange(0);
     bool stopping;
+    bool reachable;  // the session ended with the cluster answering: a revoke will not wait out timeouts
     {
       std::lock_guard lock(mutex_);
       stopping = stopping_;
+      reachable = s.ok() && status_.last_error.empty();
       status_.role = Role::kConnecting;
       status_.synced = false;
       pending_.clear();
       if (!s.ok()) status_.last_error = std::string(s.message());
     }
     // Revoked, the election key goes at once and a standby takes over without waiting for the TTL.
-    if (lease != 0) (void)client_->LeaseRevoke(lease);
+    // After a failure it is tried too (the cluster may answer again), except on the way out: a
+    // stopping agent does not wait out a timeout per member for a lease that expires anyway.
+    if (lease != 0 && (reachable || !stopping) && !client_->LeaseRevoke(lease).ok()) {
+      unrevoked_.push_back(lease);  // revoked when the cluster answers again (see Session)
+    }
     if (stopping) break;
     log::Warn("etcd sink: %s; again in %d ms", s.message(), backoff.count());
     if (std::chrono::steady_clock::now() - began > std::chrono::seconds(30)) backoff = std::chrono::milliseconds(100);
@@ -164,6 +165,10 @@ void EtcdSink::Run() {
 absl::Status EtcdSink::Session() {
   auto grant = client_->LeaseGrant(options_.lease_ttl_seconds);
   if (!grant.ok()) return grant.status();
+  // A lease of an earlier session that could not be revoked (the cluster was down) still holds an
+  // election key ahead of the new one until it expires: revoke it now that the cluster answers.
+  for (const int64_t old : unrevoked_) (void)client_->LeaseRevoke(old);
+  unrevoked_.clear();
   lease_lost_ = false;
   lease_ = grant->id();
   const std::string key = absl::StrCat(election_prefix_, absl::StrFormat("%016x", grant->id()));
@@ -189,11 +194,15 @@ absl::Status EtcdSink::Session() {
   auto backoff = std::chrono::milliseconds(100);
   for (;;) {
     std::optional<Change> change;  // a copy: the queue's front stays until all its parts commit
+    if (options_.resync_seconds > 0 &&
+        std::chrono::steady_clock::now() - last_repair_ >= std::chrono::seconds(options_.resync_seconds)) {
+      resync_due_ = true;
+    }
     {
       std::unique_lock lock(mutex_);
       wake_.wait_for(lock, std::chrono::seconds(1), [this] {
         return stopping_ || lease_lost_ || overflowed_ || next_ != Next::kQueue || !pending_.empty() ||
-               verify_when_drained_;
+               verify_when_drained_ || resync_due_;
       });
       if (stopping_) return absl::OkStatus();
       if (overflowed_) {
@@ -204,13 +213,16 @@ absl::Status EtcdSink::Session() {
     }
     if (lease_lost_) return absl::UnavailableError("the session's lease expired: no longer the writer");
     absl::Status s;
-    if (next_ == Next::kRepair || (!change.has_value() && verify_when_drained_)) {
-      // verify_when_drained_: after a resume, whatever else happened to the cluster meanwhile
-      // (normally nothing: a read, no write).
-      s = Repair();
-      if (s.ok()) {
+    if (next_ == Next::kRepair ||
+        (next_ == Next::kQueue && !change.has_value() && (verify_when_drained_ || resync_due_))) {
+      // verify_when_drained_ (after a resume) and resync_due_: whatever else happened to the
+      // cluster meanwhile (normally nothing: a read, no write).
+      bool skipped = false;
+      s = Repair(/*idle_only=*/next_ != Next::kRepair, skipped);
+      if (s.ok() && !skipped) {
         next_ = Next::kQueue;
         verify_when_drained_ = false;
+        resync_due_ = false;
       }
     } else if (next_ == Next::kResume) {
       s = Resume();
@@ -410,14 +422,19 @@ absl::Status EtcdSink::ReadOwned(std::map<std::string, std::string>& actual) {
   return absl::OkStatus();
 }
 
-absl::Status EtcdSink::Repair() {
+absl::Status EtcdSink::Repair(bool idle_only, bool& skipped) {
   std::map<std::string, store::SharedValue> desired;
   int64_t revision;
   {
     std::lock_guard lock(mutex_);
+    // A check (idle_only) compares the cluster with what it should hold once every queued change
+    // is written: it waits for the queue to drain, so each change still lands as its own
+    // transaction. A repair proper replaces the queue: the diff covers it.
+    skipped = idle_only && !pending_.empty();
+    if (skipped) return absl::OkStatus();
     desired = desired_;
     revision = desired_revision_;
-    pending_.clear();  // covered by this diff; later commits queue behind it
+    pending_.clear();  // empty already for a check; later commits queue behind it
   }
   for (auto& [key, value] : desired) {
     auto marked = MarkOwned(value.str(), options_.owner);
@@ -438,6 +455,7 @@ absl::Status EtcdSink::Repair() {
     repairing_ = false;
     if (!s.ok()) return s;
   }
+  last_repair_ = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   status_.synced = true;
   status_.local_revision = std::max(status_.local_revision, revision);
@@ -531,6 +549,7 @@ absl::Status EtcdSink::Commit(int64_t local_revision, const std::vector<Op>& ops
 
 void EtcdSink::KeepAlive() {
   int64_t kept = 0;
+  bool failing = false;
   auto last_ok = std::chrono::steady_clock::now();
   const auto ttl = std::chrono::seconds(options_.lease_ttl_seconds);
   for (;;) {
@@ -541,9 +560,18 @@ void EtcdSink::KeepAlive() {
     }
     if (lease != 0 && !lease_lost_) {
       auto left = client_->KeepAliveOnce(lease);
+      if (!left.ok()) failing = true;
       if (left.ok() && *left > 0) {
         last_ok = std::chrono::steady_clock::now();
-      } else if ((left.ok() && *left <= 0) || std::chrono::steady_clock::now() - last_ok >= ttl) {
+        if (failing) {  // the cluster answers again: what happened to it meanwhile is checked
+          failing = false;
+          log::Info("etcd sink: the cluster answers again; checking it against the desired state");
+          std::lock_guard lock(mutex_);
+          resync_due_ = true;
+          wake_.notify_all();
+        }
+      } else if (((left.ok() && *left <= 0) || std::chrono::steady_clock::now() - last_ok >= ttl) &&
+                 lease_.load() == lease) {  // not a session that has ended (and revoked it) meanwhile
         log::Warn("etcd sink: lease %x lost (%s)", lease,
                   left.ok() ? "expired" : std::string(left.status().message()));
         std::lock_guard lock(mutex_);

@@ -8,9 +8,10 @@
 //    create revision of its election key, which dies with its lease) and only if the marker key is
 //    still as this agent last wrote it; the marker records the agent's revision and the part.
 //  - The keys it owns carry labels[managed-by] = --etcd-sink-owner; nothing else under the prefix
-//    is read as its own or touched. On becoming the writer, after every failure, and after each
-//    reconnect it reconciles the cluster's owned keys against the desired state: a bounded diff
-//    (what differs, missing or stale), nothing when nothing changed.
+//    is read as its own or touched. On becoming the writer, after every failure, after each
+//    reconnect and every --etcd-sink-resync seconds it reconciles the cluster's owned keys
+//    against the desired state: a bounded diff (what differs, missing or stale), nothing written
+//    when nothing changed.
 //  - Several agents may run against one cluster: they campaign on <prefix>/mesh-agent/<owner>/election/
 //    as etcd's concurrency package does (a lease-backed key each; the lowest create revision
 //    leads); the others stand by and watch the key ahead of theirs, taking over when its lease
@@ -44,6 +45,7 @@ struct EtcdSinkOptions {
   std::string identity;                    // who this agent is, in its election key (pod name, host)
   size_t max_txn_ops = 128;                // --max-txn-ops (etcd's default --max-txn-ops)
   int lease_ttl_seconds = 10;              // --etcd-sink-lease-ttl
+  int resync_seconds = 300;                // --etcd-sink-resync: the writer's periodic diff (0: never)
 };
 
 class EtcdSink {
@@ -95,7 +97,9 @@ class EtcdSink {
   absl::Status Campaign(int64_t lease, const std::string& key, int64_t& election_revision);
   // The owned keys found under the prefix, as of one revision (paged).
   absl::Status ReadOwned(std::map<std::string, std::string>& actual);
-  absl::Status Repair();
+  // The diff of the cluster's owned keys against the desired state, written. `idle_only`: a check
+  // that runs only with no change queued (`skipped` says it did not run).
+  absl::Status Repair(bool idle_only, bool& skipped);
   // After a failed write: the marker says whether it committed; continue from there, or repair
   // when the cluster is not as this agent left it.
   absl::Status Resume();
@@ -110,7 +114,6 @@ class EtcdSink {
   absl::Status Commit(int64_t local_revision, const std::vector<Op>& ops, size_t part, size_t parts);
   void KeepAlive();
   bool Sleep(std::chrono::milliseconds d);  // false when stopping
-  void SetError(const absl::Status& s);
 
   const EtcdSinkOptions options_;
   const std::unique_ptr<EtcdClient> client_;
@@ -145,7 +148,12 @@ class EtcdSink {
   std::string election_key_;
   int64_t marker_revision_ = 0;     // the marker's mod revision as we last wrote or read it
 
+  // A diff against the cluster is due: the keeper heard from it again after failing, or
+  // --etcd-sink-resync passed since the last one (keys changed or deleted behind the agent's back).
+  std::atomic<bool> resync_due_{false};
+  std::chrono::steady_clock::time_point last_repair_;  // writer thread
   std::atomic<int64_t> lease_{0};   // the session's lease (0: none); kept alive by keeper_
+  std::vector<int64_t> unrevoked_;  // leases of ended sessions the cluster did not answer to revoke (writer thread)
   std::atomic<bool> lease_lost_{false};
   std::thread writer_;
   std::thread keeper_;

@@ -3,7 +3,8 @@
 # etcdctl as the observer:
 #   1. converge: the translation of 150 services lands whole, split under --max-txn-ops in an order
 #      that never leaves a route without its upstream; the operator's keys, APISIX's placeholders
-#      and another owner's keys are untouched; a previous run's stale key is removed;
+#      and another owner's keys are untouched; a previous run's stale key is removed; owned keys
+#      deleted or changed by someone else are written back (the periodic check);
 #   2. churn under faults: CHANGES xDS changes while members are killed and restarted, the
 #      leadership moves and the cluster loses its quorum for moments: every committed change
 #      reaches the cluster as its own transaction (or the documented split), in order, none lost
@@ -67,7 +68,7 @@ start_sink_agent() {
   : >"$log"
   HOSTNAME="agent-$name" "$AGENT_BIN" sidecar --xds-watch-files "$work/xds" --grpc-listen 127.0.0.1:0 \
     --health-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --etcd-sink "$EPS" --etcd-sink-lease-ttl "$ttl" \
-    --etcd-sink-timeout-ms 1000 --log-level debug >"$log" 2>&1 &
+    --etcd-sink-timeout-ms 1000 --etcd-sink-resync 2 --log-level debug >"$log" 2>&1 &
   APID[$name]=$!
   wait_for 20 grep -qs "ready in" "$log" || { cat "$log"; echo "agent $name did not start"; exit 1; }
   wait_for 5 grep -qs "admin endpoint on" "$log"
@@ -101,6 +102,14 @@ check "the operator's route is untouched" \
 check "APISIX's placeholder is untouched" [ "$(ectl get /apisix/routes/ --print-value-only)" = init_dir ]
 check "another owner's upstream is untouched" [ -n "$(ectl get /apisix/upstreams/other --print-value-only)" ]
 check "the previous run's stale key is removed" [ -z "$(ectl get /apisix/routes/stale --print-value-only)" ]
+# Drift behind the writer's back: an owned route deleted, an owned upstream overwritten. The
+# periodic check (--etcd-sink-resync 2) finds both and writes them back.
+victim=$(ectl get --prefix /apisix/routes/ --keys-only | grep -v -e operator-1 -e '^/apisix/routes/$' | grep . | sed -n 1p)
+upstream=$(ectl get --prefix /apisix/upstreams/ --keys-only | grep -v -e other -e '^/apisix/upstreams/$' | grep . | sed -n 1p)
+ectl del "$victim" >/dev/null
+ectl put "$upstream" '{"id":"tampered","labels":{"managed-by":"apisix-mesh-agent"}}' >/dev/null
+check "an owned key deleted and one overwritten by someone else are written back" \
+  wait_for 15 $CHECK state "$LOCAL_a" "$EPS" /apisix apisix-mesh-agent
 
 echo "# 2. $CHANGES changes while members restart and the leadership moves"
 FROM=$(($(revision) + 1))

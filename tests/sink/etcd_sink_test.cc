@@ -116,7 +116,8 @@ TEST_F(EtcdSinkTest, FollowsEveryCommitWhileReadAndStepsDownWhenItsElectionKeyIs
   options.owner = "test";
   options.identity = "unit/1";
   options.max_txn_ops = 4;  // 3 objects per transaction: most commits below are split
-  options.lease_ttl_seconds = 5;
+  options.lease_ttl_seconds = 8;
+  options.resync_seconds = 1;  // checks due all the time: they must never hold up a resume
   EtcdSink sink(options, Client());
   sink.Start();
   ASSERT_TRUE(Eventually([&] { return sink.GetStatus().role == EtcdSink::Role::kLeader && sink.ready(); }));
@@ -159,6 +160,22 @@ TEST_F(EtcdSinkTest, FollowsEveryCommitWhileReadAndStepsDownWhenItsElectionKeyIs
     EXPECT_EQ(in_etcd.at(key), *marked) << key;
   }
 
+  // etcd stalls (stopped) while changes arrive: the write times out and its outcome is unknown;
+  // once etcd answers, the writer resumes from the marker and writes every change, in order.
+  kill(etcd_, SIGSTOP);
+  for (int64_t revision = 61; revision <= 63; ++revision) {
+    const std::string value = R"({"id":"u0","v":)" + std::to_string(revision) + "}";
+    sink.OnCommit(revision, {store::Mutation::Put("/t/upstreams/u0", value)});
+    desired["/t/upstreams/u0"] = value;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // past the 2 s request timeout
+  kill(etcd_, SIGCONT);
+  ASSERT_TRUE(Eventually([&] {
+    const auto s = sink.GetStatus();
+    return s.local_revision == 63 && s.pending == 0 && s.synced;
+  })) << sink.NotReadyReason();
+  EXPECT_EQ(Read("/t/upstreams/").at("/t/upstreams/u0"), *MarkOwned(desired["/t/upstreams/u0"], "test"));
+
   // The cluster forgets the writer's election key (as when its lease expired in a partition):
   // its next transaction is refused, it campaigns again and writes the change.
   const auto keys = Read("/t/mesh-agent/test/election/");
@@ -166,7 +183,7 @@ TEST_F(EtcdSinkTest, FollowsEveryCommitWhileReadAndStepsDownWhenItsElectionKeyIs
   etcdserverpb::TxnRequest del;
   del.add_success()->mutable_request_delete_range()->set_key(keys.begin()->first);
   ASSERT_TRUE(observer_->Txn(del).ok());
-  sink.OnCommit(61, {store::Mutation::Put("/t/routes/r1", R"({"id":"r1","upstream_id":"u1"})")});
+  sink.OnCommit(64, {store::Mutation::Put("/t/routes/r1", R"({"id":"r1","upstream_id":"u1"})")});
   ASSERT_TRUE(Eventually([&] { return Read("/t/routes/").count("/t/routes/r1") > 0; }));
   const auto after = Read("/t/mesh-agent/test/election/");
   ASSERT_EQ(after.size(), 1u);
@@ -174,7 +191,7 @@ TEST_F(EtcdSinkTest, FollowsEveryCommitWhileReadAndStepsDownWhenItsElectionKeyIs
   auto marker = DecodeMarker(Read("/t/mesh-agent/test/revision").begin()->second);
   ASSERT_TRUE(marker.has_value());
   EXPECT_EQ(marker->agent, "unit/1");
-  EXPECT_EQ(marker->revision, 61);
+  EXPECT_EQ(marker->revision, 64);
 
   sink.Stop();  // revokes its lease: the election key goes at once
   EXPECT_TRUE(Eventually([&] { return Read("/t/mesh-agent/test/election/").empty(); }, std::chrono::seconds(5)));

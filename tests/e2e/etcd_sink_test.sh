@@ -180,7 +180,7 @@ done
 wait "$CHURN_PID" || true
 CHURN_PID=
 echo "  $faults member kills, leader moves and quorum losses during the churn; the writer resumed $(sink_field "$ADMIN_a" resumes) times" \
-  "from its marker and repaired $(sink_field "$ADMIN_a" repairs) times"
+  "from its marker and ran $(sink_field "$ADMIN_a" repairs) diffs (repairs and checks)"
 check "faults were injected during the churn" [ "$faults" -ge 2 ]
 check "the writer is back in sync" wait_for 30 in_sync "$ADMIN_a"
 sleep 1  # the last file change applied

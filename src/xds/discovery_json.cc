@@ -15,18 +15,13 @@
 #include "absl/strings/str_cat.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "nlohmann/json.hpp"
+#include "xds/json_wire.h"
 
 namespace agent::xds {
 namespace {
 
 constexpr char kTypeKey[] = "@type";
 constexpr char kStructType[] = "type.googleapis.com/google.protobuf.Struct";
-
-bool IsKnownType(absl::string_view type_url) {
-  size_t slash = type_url.rfind('/');
-  std::string name(slash == absl::string_view::npos ? type_url : type_url.substr(slash + 1));
-  return google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(name) != nullptr;
-}
 
 // protobuf's JSON parser rejects a whole message when an Any names a type it cannot resolve (Istio
 // puts Wasm and istio.* filters in typed_config). Such an Any becomes an empty Struct that keeps
@@ -38,7 +33,7 @@ void ReplaceUnknownAnys(nlohmann::json& node, std::vector<std::string>& unknown)
   }
   if (!node.is_object()) return;
   auto type = node.find(kTypeKey);
-  if (type != node.end() && type->is_string() && !IsKnownType(type->get<std::string>())) {
+  if (type != node.end() && type->is_string() && !IsKnownTypeUrl(type->get<std::string>())) {
     std::string url = type->get<std::string>();
     unknown.push_back(url);
     node = nlohmann::json{{kTypeKey, kStructType}, {"value", {{"unknown_type_url", url}}}};
@@ -67,7 +62,7 @@ bool AllTypesKnown(absl::string_view json) {
     if (end == absl::string_view::npos) return false;
     const absl::string_view url = json.substr(i + 1, end - i - 1);
     if (url.find('\\') != absl::string_view::npos) return false;
-    if (checked.insert(url).second && !IsKnownType(url)) return false;
+    if (checked.insert(url).second && !IsKnownTypeUrl(url)) return false;
   }
   return true;
 }
@@ -122,8 +117,10 @@ absl::Status CheckNothingFollows(absl::string_view json) {
 // Protobuf's JSON parser stops at the same depth; real xDS nests a few dozen levels.
 constexpr size_t kMaxNestingDepth = 100;
 
-absl::StatusOr<envoy::service::discovery::v3::DiscoveryResponse> ParseResponse(absl::string_view json,
-                                                                               DecodeReport* report) {
+}  // namespace
+
+absl::StatusOr<envoy::service::discovery::v3::DiscoveryResponse> ParseDiscoveryResponseWithProtobuf(
+    absl::string_view json, DecodeReport* report) {
   if (absl::Status tail = CheckNothingFollows(json); !tail.ok()) return tail;
   envoy::service::discovery::v3::DiscoveryResponse response;
   google::protobuf::util::JsonParseOptions options;
@@ -158,6 +155,23 @@ absl::StatusOr<envoy::service::discovery::v3::DiscoveryResponse> ParseResponse(a
     return absl::InvalidArgumentError(absl::StrCat("not a DiscoveryResponse: ", status.message().as_string()));
   }
   return response;
+}
+
+namespace {
+
+absl::StatusOr<envoy::service::discovery::v3::DiscoveryResponse> ParseResponse(absl::string_view json,
+                                                                               DecodeReport* report) {
+  // The fast path: the text read straight into wire bytes (json_wire.h). It declines what it does
+  // not read exactly as protobuf's parser would; protobuf's parser then reads it, or says why not.
+  envoy::service::discovery::v3::DiscoveryResponse response;
+  std::vector<std::string> unknown;
+  if (std::optional<std::string> wire = JsonToWire(json, response.GetDescriptor(), &unknown);
+      wire && response.ParseFromString(*wire)) {
+    report->unknown_types.insert(report->unknown_types.end(), std::make_move_iterator(unknown.begin()),
+                                 std::make_move_iterator(unknown.end()));
+    return response;
+  }
+  return ParseDiscoveryResponseWithProtobuf(json, report);
 }
 
 }  // namespace

@@ -9,5 +9,6 @@ mkdir -p "$findings"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # -rss_limit_mb: a target must stay within it on any input (unbounded memory is a finding too).
+# FUZZ_DICT: a libFuzzer dictionary for the target (fuzz/<name>.dict, set by CMakeLists.txt).
 "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix="$findings/" "$work" "$@" 2>&1 | tail -25
+  ${FUZZ_DICT:+-dict="$FUZZ_DICT"} -artifact_prefix="$findings/" "$work" "$@" 2>&1 | tail -25

@@ -2,6 +2,7 @@
 // must agree with wherever it takes a document: protobuf reads it too, into an equal message
 // (Anys compared unpacked), with the same unknown types.
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "the fast reader's message equals protobuf's");
   std::sort(unknown.begin(), unknown.end());
   std::sort(report.unknown_types.begin(), report.unknown_types.end());
+  if (unknown != report.unknown_types) {
+    for (const std::string& url : unknown) std::fprintf(stderr, "fast reader: %s\n", url.c_str());
+    for (const std::string& url : report.unknown_types) std::fprintf(stderr, "protobuf: %s\n", url.c_str());
+  }
   FuzzCheck(unknown == report.unknown_types, "the same unknown types");
   return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -230,6 +231,9 @@ class Reader {
     return false;
   }
 
+  // An object member's key and its ':'. protobuf's parser refuses an empty key, wherever it is.
+  bool Key(std::string& key) { return String(key) && !key.empty() && Consume(':'); }
+
   // A JSON number's text (RFC 8259 grammar).
   bool NumberText(absl::string_view& text, bool& integral) {
     SkipSpace();
@@ -273,9 +277,10 @@ class Reader {
         ++at_;
         if (Consume('}')) return true;
         std::string key;
+        absl::flat_hash_set<std::string> keys;  // the careful path's DOM keeps only a key's last value
         bool first = true;
         do {
-          if (!String(key) || !Consume(':')) return false;
+          if (!Key(key) || (record && !keys.insert(key).second)) return false;
           if (key == "@type" && record) {
             // Only as the first member: the careful path would not look into what came before.
             if (!first || Peek() != '"' || !String(key)) return false;
@@ -587,8 +592,9 @@ class Reader {
     if (key_field->type() != FieldDescriptor::TYPE_STRING || !Consume('{') || depth + 1 > kMaxDepth) return false;
     if (Consume('}')) return true;
     std::string key;
+    absl::flat_hash_set<std::string> keys;  // a key given twice: left to protobuf
     do {
-      if (!String(key) || key == "@type" || !Consume(':') || Peek() == 'n') return false;
+      if (!Key(key) || key == "@type" || Peek() == 'n' || !keys.insert(key).second) return false;
       std::string& encoded = Scratch(depth + 1);
       PutLengthDelimited(encoded, 1, key);
       if (!Singular(value_field, encoded, depth + 1)) return false;
@@ -609,7 +615,7 @@ class Reader {
     if (more && !Consume(',')) return false;
     std::string key;
     do {
-      if (!String(key) || !Consume(':')) return false;
+      if (!Key(key)) return false;
       auto found = fields.find(key);
       if (found == fields.end()) {
         if (key == "@type" || !Skip(depth + 1, /*record=*/true)) return false;  // unknown fields are ignored
@@ -635,15 +641,18 @@ class Reader {
     if (!Consume('{')) return false;
     if (Consume('}')) return true;
     std::string url;
-    if (!String(url) || url != "@type") return false;
-    if (!Consume(':') || !String(url)) return false;
+    if (!Key(url) || url != "@type" || !String(url)) return false;
+    // Known or not by the name after the last '/' (as the careful path decides); a known type
+    // is resolved by protobuf only under its usual prefix.
     if (!absl::StartsWith(url, kTypePrefix)) return false;
+    const size_t slash = url.rfind('/');
     const Descriptor* type =
-        google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(url.substr(kTypePrefix.size()));
+        google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(url.substr(slash + 1));
+    if (type != nullptr && slash + 1 != kTypePrefix.size()) return false;
     std::string& value = Scratch(depth + 1);
     if (type == nullptr) {
       while (Consume(',')) {
-        if (!String(text_) || !Consume(':') || !Skip(depth + 1, /*record=*/false)) return false;
+        if (!Key(text_) || !Skip(depth + 1, /*record=*/false)) return false;
       }
       if (!Consume('}')) return false;
       std::string string_value;
@@ -664,7 +673,7 @@ class Reader {
           !IsWrapper(kind)) {
         return false;
       }
-      if (!Consume(',') || !String(text_) || text_ != "value" || !Consume(':') || Peek() == 'n' ||
+      if (!Consume(',') || !Key(text_) || text_ != "value" || Peek() == 'n' ||
           !MessageValue(type, value, depth + 1) || !Consume('}')) {
         return false;
       }
@@ -731,7 +740,7 @@ class Reader {
     if (Consume('}')) return true;
     std::string key;
     do {
-      if (!String(key) || key == "@type" || !Consume(':')) return false;
+      if (!Key(key) || key == "@type") return false;
       std::string& entry = Scratch(depth + 1);
       PutLengthDelimited(entry, 1, key);
       std::string& value = Scratch(depth + 2);

@@ -144,6 +144,12 @@ TEST(JsonWireTest, DeclinesWhatItDoesNotReadExactlyAsProtobuf) {
            "\xc3\xa9"
            R"("}]})",
            R"({"resources": [{"@type": "example.com/envoy.config.cluster.v3.Cluster"}]})",
+           // found by the fuzzer: the careful path's DOM keeps one of the two (and its unknown types)
+           R"({"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "x": {"a": 1, "a": 2}}]})",
+           // found by the fuzzer: protobuf refuses an empty key, even of a field it ignores
+           R"({"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "": 1}]})",
+           // found by the fuzzer: known by its last segment, so protobuf resolves (and refuses) it
+           R"({"resources": [{"@type": "type.googleapis.com/x.Ytype.googleapis.com/envoy.config.cluster.v3.Cluster"}]})",
            R"({"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "connectTimeout": "1m"}]})",
            R"({"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "perConnectionBufferLimitBytes": 4294967296}]})",
            R"({"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "perConnectionBufferLimitBytes": 1.0}]})",

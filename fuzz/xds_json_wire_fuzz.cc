@@ -23,6 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!wire || !fast.ParseFromString(*wire)) return 0;
   agent::xds::DecodeReport report;
   auto reference = agent::xds::ParseDiscoveryResponseWithProtobuf(json, &report);
+  if (!reference.ok()) std::fprintf(stderr, "protobuf: %s\n", std::string(reference.status().message()).c_str());
   FuzzCheck(reference.ok(), "protobuf's parser reads what the fast reader took");
   FuzzCheck(google::protobuf::util::MessageDifferencer::Equals(fast, *reference),
             "the fast reader's message equals protobuf's");

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -17,6 +19,15 @@ absl::Status CheckOneOf(absl::string_view flag, const std::string& value,
     absl::StrAppend(&listed, listed.empty() ? "" : ", ", candidate);
   }
   return absl::InvalidArgumentError(absl::StrCat(flag, ": unknown value \"", value, "\" (accepted: ", listed, ")"));
+}
+
+absl::Status CheckReadable(std::initializer_list<std::pair<absl::string_view, const std::string*>> files) {
+  for (const auto& [flag, path] : files) {
+    if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", *path, ": ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckPort(absl::string_view flag, int port) {

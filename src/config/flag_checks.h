@@ -3,6 +3,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -15,6 +16,9 @@ absl::Status CheckOneOf(absl::string_view flag, const std::string& value,
 
 // A TCP port (1-65535): else "FLAG: N is not a port".
 absl::Status CheckPort(absl::string_view flag, int port);
+
+// Each of `files` (flag, path) that is given can be read: else "FLAG: PATH: <errno's reason>".
+absl::Status CheckReadable(std::initializer_list<std::pair<absl::string_view, const std::string*>> files);
 
 // The first executable `binary` in $PATH's directories (a standard PATH when unset); "" if none.
 std::string FindOnPath(absl::string_view binary);

@@ -245,12 +245,11 @@ absl::Status CheckEtcdSink(const SidecarConfig& c) {
   if (c.etcd_sink_cert.empty() != c.etcd_sink_key.empty()) {
     return absl::InvalidArgumentError("--etcd-sink-cert and --etcd-sink-key go together");
   }
-  for (const auto& [flag, path] : {std::pair<const char*, const std::string*>{"--etcd-sink-cacert", &c.etcd_sink_cacert},
-                                   {"--etcd-sink-cert", &c.etcd_sink_cert},
-                                   {"--etcd-sink-key", &c.etcd_sink_key}}) {
-    if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", *path, ": ", std::strerror(errno)));
-    }
+  if (auto s = CheckReadable({{"--etcd-sink-cacert", &c.etcd_sink_cacert},
+                               {"--etcd-sink-cert", &c.etcd_sink_cert},
+                               {"--etcd-sink-key", &c.etcd_sink_key}});
+      !s.ok()) {
+    return s;
   }
   if (c.etcd_sink_lease_ttl_seconds < 2 || c.etcd_sink_lease_ttl_seconds > 3600) {
     return absl::InvalidArgumentError("--etcd-sink-lease-ttl: must be between 2 and 3600 seconds");
@@ -311,13 +310,12 @@ absl::Status Validate(SidecarConfig& c) {
       return absl::InvalidArgumentError(
           "--xds-ca-file, --xds-client-cert/key and --xds-token-file need a grpcs:// --xds-config-source");
     }
-    for (const auto& [flag, path] : {std::pair<const char*, const std::string*>{"--xds-ca-file", &c.xds_ca_file},
-                                     {"--xds-client-cert", &c.xds_client_cert},
-                                     {"--xds-client-key", &c.xds_client_key},
-                                     {"--xds-token-file", &c.xds_token_file}}) {
-      if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(flag, ": ", *path, ": ", std::strerror(errno)));
-      }
+    if (auto s = CheckReadable({{"--xds-ca-file", &c.xds_ca_file},
+                                 {"--xds-client-cert", &c.xds_client_cert},
+                                 {"--xds-client-key", &c.xds_client_key},
+                                 {"--xds-token-file", &c.xds_token_file}});
+        !s.ok()) {
+      return s;
     }
     if (c.xds_target.empty() || c.xds_target.find(':') == std::string::npos || c.xds_target.find('/') != std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat("--xds-config-source: \"", c.xds_config_source,

@@ -265,6 +265,15 @@ class Reader {
     return true;
   }
 
+  // A number's value as a double, declined when it overflows or underflows (protobuf's parser and
+  // the careful path's each refuse some of those, not alike).
+  static bool FiniteDouble(absl::string_view text, double& value) {
+    if (!absl::SimpleAtod(text, &value) || !std::isfinite(value)) return false;
+    if (value != 0) return true;
+    const absl::string_view mantissa = text.substr(0, text.find_first_of("eE"));
+    return mantissa.find_first_of("123456789") == absl::string_view::npos;
+  }
+
   // Skips any value, checked as JSON, as the careful path would see it (discovery_json.cc): it
   // replaces every object whose "@type" names an unknown type, wherever it is, and records the
   // URL. With `record`, such objects are recorded here too; inside one, nothing is looked at.
@@ -312,7 +321,8 @@ class Reader {
       default: {
         absl::string_view number;
         bool integral;
-        return NumberText(number, integral);
+        double value;
+        return NumberText(number, integral) && FiniteDouble(number, value);
       }
     }
   }
@@ -369,7 +379,7 @@ class Reader {
     absl::string_view text;
     bool integral;
     if (!NumberText(text, integral) || text == "-0") return false;
-    return absl::SimpleAtod(text, &value) && std::isfinite(value);
+    return FiniteDouble(text, value);
   }
 
   bool Bool(bool& value) {
@@ -722,7 +732,7 @@ class Reader {
         absl::string_view text;
         bool integral;
         double value;
-        if (!NumberText(text, integral) || text == "-0" || !absl::SimpleAtod(text, &value) || !std::isfinite(value)) {
+        if (!NumberText(text, integral) || text == "-0" || !FiniteDouble(text, value)) {
           return false;
         }
         uint64_t bits;

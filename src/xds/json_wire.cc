@@ -749,8 +749,9 @@ class Reader {
     if (depth > kMaxDepth || !Consume('{')) return false;
     if (Consume('}')) return true;
     std::string key;
+    absl::flat_hash_set<std::string> keys;  // a key given twice: protobuf keeps the first, the wire the last
     do {
-      if (!Key(key) || key == "@type") return false;
+      if (!Key(key) || key == "@type" || !keys.insert(key).second) return false;
       std::string& entry = Scratch(depth + 1);
       PutLengthDelimited(entry, 1, key);
       std::string& value = Scratch(depth + 2);

@@ -661,8 +661,13 @@ class Reader {
     if (type != nullptr && slash + 1 != kTypePrefix.size()) return false;
     std::string& value = Scratch(depth + 1);
     if (type == nullptr) {
+      // The rest is dropped unread, but a second "@type" or a key given twice would change which
+      // object the careful path's DOM sees.
+      absl::flat_hash_set<std::string> keys;
       while (Consume(',')) {
-        if (!Key(text_) || !Skip(depth + 1, /*record=*/false)) return false;
+        if (!Key(text_) || text_ == "@type" || !keys.insert(text_).second || !Skip(depth + 1, /*record=*/false)) {
+          return false;
+        }
       }
       if (!Consume('}')) return false;
       std::string string_value;

@@ -146,6 +146,9 @@ TEST(JsonWireTest, DeclinesWhatItDoesNotReadExactlyAsProtobuf) {
            R"({"resources": [{"@type": "example.com/envoy.config.cluster.v3.Cluster"}]})",
            // found by the fuzzer: the careful path's DOM keeps one of the two (and its unknown types)
            R"({"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "x": {"a": 1, "a": 2}}]})",
+           // found by the fuzzer: an unknown type, then a known one (the careful path's DOM keeps the last)
+           R"({"resources": [{"@type": "type.googleapis.com/x.Unknown", "name": "a",
+               "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster"}]})",
            // found by the fuzzer: a Struct's key given twice
            R"({"resources": [{"@type": "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
                "endpoints": [{"metadata": {"filterMetadata": {"a": {"name": "1", "name": "2"}}}}]}]})",

@@ -2,10 +2,11 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <set>
 #include <string>
 #include <string_view>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 
 namespace agent::apisix {
 
@@ -19,8 +20,8 @@ class IdAllocator {
   const std::string& Assign(const std::string& name);
 
  private:
-  std::map<std::string, std::string> by_name_;
-  std::set<std::string> taken_;
+  absl::node_hash_map<std::string, std::string> by_name_;  // nodes: the returned references stay valid
+  absl::flat_hash_set<std::string> taken_;
 };
 
 }  // namespace agent::apisix

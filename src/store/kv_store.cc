@@ -54,6 +54,7 @@ int64_t KvStore::compacted_revision() const {
 
 int64_t KvStore::Commit(const std::vector<Mutation>& mutations) {
   auto result = WriteLocked([&](WriteTxn& txn) {
+    txn.ReserveEvents(mutations.size());  // each mutation makes at most one event
     for (const Mutation& m : mutations) {
       if (m.kind == Mutation::Kind::kPut) {
         (void)txn.Put(m.key, m.value);  // no lease: cannot fail

@@ -121,6 +121,68 @@ TEST(ReconcilerTest, StreamRoutesAreServedAndTheFrontTableHandedOverOnChange) {
   EXPECT_EQ(tables.size(), 1u);
 }
 
+// The etcd sink follows the agent's store through the commit observer: one call per commit that
+// changed something, in order, with the store's revision and exactly the events the store made at
+// it (the values the store's own bytes, not copies); nothing for an apply that changed nothing.
+TEST(ReconcilerTest, TheCommitObserverSeesEachCommitAsTheStoreMadeIt) {
+  store::KvStore store;
+  Reconciler reconciler(store, apisix::KeyLayout("/apisix", apisix::VersionLine::k3x));
+  reconciler.Initialize();
+  struct Seen {
+    int64_t revision;
+    std::vector<store::Mutation> mutations;
+  };
+  std::vector<Seen> seen;
+  reconciler.SetCommitObserver([&seen](int64_t revision, const std::vector<store::Mutation>& mutations) {
+    seen.push_back({revision, mutations});
+  });
+  auto expect_as_stored = [&store](const Seen& commit) {
+    const store::WatchRead read = store.ReadEvents(store::KeyRange::Prefix("/apisix/"), commit.revision, 1);
+    ASSERT_EQ(read.revisions.size(), 1u);
+    ASSERT_EQ(read.revisions[0]->revision, commit.revision);
+    const std::vector<store::Event>& events = read.revisions[0]->events;
+    ASSERT_EQ(events.size(), commit.mutations.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      const store::Mutation& m = commit.mutations[i];
+      EXPECT_EQ(events[i].kv.key, m.key);
+      EXPECT_EQ(events[i].type == store::Event::Type::kPut, m.kind == store::Mutation::Kind::kPut) << m.key;
+      if (m.kind == store::Mutation::Kind::kPut) {
+        EXPECT_TRUE(events[i].kv.value.SharesWith(m.value)) << m.key;
+      }
+    }
+  };
+
+  xds::ResourceSnapshot a = Examples();
+  const ApplyStats first = reconciler.Apply(a);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].revision, first.revision);
+  EXPECT_EQ(seen[0].revision, store.current_revision());
+  EXPECT_EQ(seen[0].mutations.size(), first.puts);
+  expect_as_stored(seen[0]);
+
+  reconciler.Apply(a);  // nothing changed: no commit, no call
+  EXPECT_EQ(seen.size(), 1u);
+
+  auto cla = a.cluster_load_assignments.begin()->second.Unpack();
+  cla.mutable_endpoints(0)->mutable_lb_endpoints(0)->mutable_endpoint()->mutable_address()->mutable_socket_address()
+      ->set_port_value(4242);
+  a.cluster_load_assignments.begin()->second = cla;
+  const ApplyStats moved = reconciler.Apply(a);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].revision, moved.revision);
+  ASSERT_EQ(seen[1].mutations.size(), 1u);  // the one upstream
+  EXPECT_NE(seen[1].mutations[0].key.find("/apisix/upstreams/"), std::string::npos);
+  EXPECT_NE(seen[1].mutations[0].value.str().find("4242"), std::string::npos);
+  expect_as_stored(seen[1]);
+
+  const ApplyStats emptied = reconciler.Apply(xds::ResourceSnapshot{});
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2].revision, emptied.revision);
+  EXPECT_EQ(seen[2].mutations.size(), first.puts);  // every object the first commit wrote, deleted
+  for (const store::Mutation& m : seen[2].mutations) EXPECT_EQ(m.kind, store::Mutation::Kind::kDelete) << m.key;
+  expect_as_stored(seen[2]);
+}
+
 // /config_dump names each object's xDS source. A route's or upstream's desc says it in the value
 // itself, so the reconciler keeps a source only where the value cannot: a desc APISIX's length
 // limit cut, and stream routes (no desc in their schema) — not a second copy for every key.

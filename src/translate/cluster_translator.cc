@@ -141,7 +141,7 @@ std::optional<apisix::Upstream> TranslateCluster(const Cluster& cluster, const x
       auto cla = snapshot.cluster_load_assignments.find(service);
       if (cla != snapshot.cluster_load_assignments.end()) {
         upstream.nodes =
-            TranslateLoadAssignment(cla->second.Unpack(), absl::StrCat("ClusterLoadAssignment ", service), skipped);
+            TranslateLoadAssignment(*xds::Unpacked(cla->second), absl::StrCat("ClusterLoadAssignment ", service), skipped);
       }
       // No assignment yet: an upstream without nodes, as Envoy has a cluster without hosts (503).
       break;

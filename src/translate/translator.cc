@@ -111,6 +111,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   decoded_ = 0;
 
   UpstreamIndex upstreams;
+  upstreams.reserve(snapshot.clusters.size());
   std::map<std::string, CachedUpstream> next_upstreams;
   out.upstreams.reserve(snapshot.clusters.size());
   const bool original_destinations = !options.original_dst_var.empty();
@@ -124,23 +125,25 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   for (const auto& [name, packed] : snapshot.clusters) {  // std::map: sorted, so IDs are set-determined
     auto cached = upstreams_.find(name);
     const bool known = cached != upstreams_.end() && cached->second.cluster_hash == packed.hash();
-    std::optional<envoy::config::cluster::v3::Cluster> cluster;
+    std::optional<xds::Unpacked<envoy::config::cluster::v3::Cluster>> cluster;
     CachedUpstream entry;
     entry.cluster_hash = packed.hash();
     if (known) {
       entry.facts = cached->second.facts;
     } else {
-      cluster = packed.Unpack();
+      cluster.emplace(packed);
       ++decoded_;
-      entry.facts.original_destination = IsOriginalDestination(*cluster);
-      if (cluster->type() == envoy::config::cluster::v3::Cluster::EDS) entry.facts.eds_service = xds::EdsServiceName(*cluster);
+      entry.facts.original_destination = IsOriginalDestination(**cluster);
+      if ((*cluster)->type() == envoy::config::cluster::v3::Cluster::EDS) {
+        entry.facts.eds_service = xds::EdsServiceName(**cluster);
+      }
     }
     if (original_destinations && entry.facts.original_destination) {
       // Where the connection was going: no upstream object, the routes hand requests to nginx.
       UpstreamRef ref;
       ref.original_destination_location = options.passthrough_location;
       upstreams.emplace(name, std::move(ref));
-      next_upstreams.emplace(name, std::move(entry));
+      next_upstreams.emplace_hint(next_upstreams.end(), name, std::move(entry));  // in order
       continue;
     }
     uint64_t key = packed.hash();
@@ -153,13 +156,14 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
       ++reused_;
     } else {
       if (!cluster) {
-        cluster = packed.Unpack();
+        cluster.emplace(packed);
         ++decoded_;
       }
       entry.key = key;
       entry.translated = true;
-      entry.upstream = entry.facts.original_destination ? TranslateInboundWithoutOriginalDestination(*cluster, entry.skipped)
-                                                        : TranslateCluster(*cluster, snapshot, entry.skipped);
+      entry.upstream = entry.facts.original_destination
+                           ? TranslateInboundWithoutOriginalDestination(**cluster, entry.skipped)
+                           : TranslateCluster(**cluster, snapshot, entry.skipped);
       if (entry.upstream) {
         if (std::string loop = LoopingNode(*entry.upstream, capture_ports); !loop.empty()) {
           entry.skipped.push_back({absl::StrCat("Cluster ", name), "endpoints",
@@ -171,7 +175,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     }
     out.skipped.insert(out.skipped.end(), entry.skipped.begin(), entry.skipped.end());
     std::optional<apisix::Upstream> upstream = entry.upstream;
-    next_upstreams.emplace(name, std::move(entry));
+    next_upstreams.emplace_hint(next_upstreams.end(), name, std::move(entry));  // in order
     if (!upstream) {
       UpstreamRef ref;
       ref.unusable = "not translated (see the cluster's own finding)";
@@ -199,7 +203,7 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
   std::vector<TcpChain> tcp_chains;
   std::vector<envoy::config::route::v3::RouteConfiguration> inline_configs;
   for (const auto& [name, listener] : snapshot.listeners) {
-    ListenerRoutes routes = ExtractListenerRoutes(listener.Unpack(), out.skipped);
+    ListenerRoutes routes = ExtractListenerRoutes(*xds::Unpacked(listener), out.skipped);
     for (auto& use : routes.uses) uses.push_back(std::move(use));
     for (auto& chain : routes.catch_alls) catch_alls.push_back(std::move(chain));
     for (auto& chain : routes.tcp_chains) tcp_chains.push_back(std::move(chain));
@@ -230,14 +234,14 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
     }
     auto cached = routes_.find(name);
     const bool known = cached != routes_.end() && cached->second.config_hash == packed.hash();
-    std::optional<envoy::config::route::v3::RouteConfiguration> config;
+    std::optional<xds::Unpacked<envoy::config::route::v3::RouteConfiguration>> config;
     RouteConfigFacts facts;
     if (known) {
       facts = std::move(cached->second.facts);
     } else {
-      config = packed.Unpack();
+      config.emplace(packed);
       ++decoded_;
-      facts = FactsOf(*config);
+      facts = FactsOf(**config);
     }
     // The routes depend on the configuration, the upstreams it names and the listener binding.
     uint64_t key = packed.hash();
@@ -267,12 +271,12 @@ Translation Translator::Translate(const xds::ResourceSnapshot& snapshot) {
       ++reused_;
     } else {
       if (!config) {
-        config = packed.Unpack();
+        config.emplace(packed);
         ++decoded_;
       }
       entry = CachedRoutes{};
       entry.key = key;
-      TranslateRouteConfiguration(*config, upstreams, ids, entry.routes, entry.skipped, &entry.id_names);
+      TranslateRouteConfiguration(**config, upstreams, ids, entry.routes, entry.skipped, &entry.id_names);
       for (auto& route : entry.routes) route.vars.insert(route.vars.end(), binding.begin(), binding.end());
     }
     entry.config_hash = packed.hash();
@@ -359,7 +363,7 @@ std::optional<std::vector<apisix::Upstream>> Translator::TranslateEndpoints(cons
       CachedUpstream& cached = entry->second;
       std::vector<apisix::UpstreamNode> nodes;
       if (cla != snapshot.cluster_load_assignments.end()) {
-        nodes = TranslateLoadAssignment(cla->second.Unpack(), absl::StrCat("ClusterLoadAssignment ", service), skipped);
+        nodes = TranslateLoadAssignment(*xds::Unpacked(cla->second), absl::StrCat("ClusterLoadAssignment ", service), skipped);
       }
       cached.translated = false;  // the translation is stale (its findings too): the next full call redoes it
       if (nodes == cached.upstream->nodes) continue;

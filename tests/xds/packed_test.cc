@@ -47,6 +47,33 @@ TEST(PackedTest, UnpackGivesTheMessageBackAndCopiesShareTheBytes) {
   EXPECT_EQ(packed.size(), cluster.ByteSizeLong());
 }
 
+// The translator reads resources through Unpacked (on an arena): it must read exactly what
+// Unpack() does, small and large (a RouteConfiguration of thousands of hosts outgrows the first
+// block), and the empty message.
+TEST(PackedTest, UnpackedOnAnArenaReadsAsUnpackDoes) {
+  const Cluster small = FromJson(R"({"name":"c","type":"EDS","edsClusterConfig":{"serviceName":"svc"}})");
+  const Packed<Cluster> packed(small);
+  const Unpacked<Cluster> on_arena(packed);
+  EXPECT_NE(on_arena->GetArena(), nullptr);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*on_arena, packed.Unpack()));
+
+  envoy::config::route::v3::RouteConfiguration large;
+  large.set_name("80");
+  for (int i = 0; i < 5000; ++i) {
+    auto* vhost = large.add_virtual_hosts();
+    vhost->set_name("svc-" + std::to_string(i));
+    vhost->add_domains("svc-" + std::to_string(i) + ".ns.svc.cluster.local");
+    vhost->add_routes()->mutable_route()->set_cluster("outbound|80||svc-" + std::to_string(i));
+  }
+  const Packed<envoy::config::route::v3::RouteConfiguration> packed_large(large);
+  ASSERT_GT(packed_large.size(), 256u * 1024);  // past the largest block
+  const Unpacked<envoy::config::route::v3::RouteConfiguration> large_on_arena(packed_large);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*large_on_arena, large));
+
+  const Unpacked<Cluster> empty{Packed<Cluster>()};
+  EXPECT_EQ(empty->ByteSizeLong(), 0u);
+}
+
 TEST(PackedTest, BytesAsReceivedAreKeptAsReceivedAndTheEmptyMessageIsEmpty) {
   const std::string sent = FromJson(R"({"name":"c","type":"STATIC"})").SerializeAsString();
   const auto packed = Packed<Cluster>::FromBytes(sent);

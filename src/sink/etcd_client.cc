@@ -1,8 +1,6 @@
 #include "sink/etcd_client.h"
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include <grpcpp/grpcpp.h>
 
@@ -10,17 +8,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
+#include "common/read_file.h"
 
 namespace agent::sink {
 
 namespace {
 
 absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  std::string content;
+  if (absl::Status read = ReadWholeFile(path, content); !read.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", read.message()));
+  }
+  return content;
 }
 
 absl::Status FromGrpc(const grpc::Status& s, const std::string& member, const char* what) {

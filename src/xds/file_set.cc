@@ -2,16 +2,15 @@
 #include "xds/file_set.h"
 
 #include <algorithm>
-#include <fstream>
 #include <future>
-#include <sstream>
 #include <type_traits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
-#include "common/stable_hash.h"
+#include "common/content_hash.h"
+#include "common/read_file.h"
 #include "xds/discovery_json.h"
 
 namespace agent::xds {
@@ -22,15 +21,12 @@ bool IsXdsFileName(const std::string& name) {
 
 FileSet::Decoded FileSet::Decode(const std::string& path) {
   Decoded out;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    out.status = absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::string content;
+  if (absl::Status read = ReadWholeFile(path, content); !read.ok()) {
+    out.status = std::move(read);
     return out;
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  const std::string content = buffer.str();
-  out.content_hash = StableHash64(content);
+  out.content_hash = ContentHash64(content);
   auto decoded = DecodeDiscoveryResponseJson(content, &out.report);
   if (!decoded.ok()) {
     out.status = decoded.status();

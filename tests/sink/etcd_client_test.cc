@@ -27,7 +27,7 @@ TEST(EtcdClientTest, CredentialsMustFitTheEndpoints) {
   EtcdClientOptions o;
   o.ca_file = "/nonexistent/ca.pem";
   EXPECT_EQ(ErrorOf({"http://a:1"}, o), "--etcd-sink-cacert/--etcd-sink-cert need https:// endpoints");
-  EXPECT_EQ(ErrorOf({"https://a:1"}, o), "--etcd-sink-cacert: cannot read /nonexistent/ca.pem");
+  EXPECT_EQ(ErrorOf({"https://a:1"}, o), "--etcd-sink-cacert: /nonexistent/ca.pem: cannot open: No such file or directory");
   EtcdClientOptions half;
   half.cert_file = "/etc/hostname";
   EXPECT_EQ(ErrorOf({"https://a:1"}, half), "--etcd-sink-cert and --etcd-sink-key go together");

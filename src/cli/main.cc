@@ -1,6 +1,4 @@
 // apisix-mesh-agent: sub-commands and their wiring.
-#include <malloc.h>
-
 #include <iostream>
 
 #include "CLI/CLI.hpp"
@@ -8,6 +6,7 @@
 #include "cli/precheck_command.h"
 #include "cli/sidecar_command.h"
 #include "cli/status_command.h"
+#include "common/heap.h"
 #include "config/iptables_config.h"
 #include "config/sidecar_config.h"
 
@@ -16,11 +15,7 @@
 #endif
 
 int main(int argc, char** argv) {
-  // Large blocks (values of 128 KB and more, big xDS documents) are mapped one by one and given
-  // back when freed. glibc's default raises this threshold after the first such free and then
-  // keeps freed memory in the heap: a client that writes and deletes large values left the
-  // agent's RSS at its peak for good.
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  agent::heap::Configure();  // before any thread: the allocator's settings (common/heap.h)
   CLI::App app{"apisix-mesh-agent: turns Apache APISIX into a service-mesh data plane"};
   app.require_subcommand(1);
 

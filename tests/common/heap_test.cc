@@ -1,8 +1,15 @@
 #include "common/heap.h"
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <thread>
+
+#include <sys/wait.h>
 #include <vector>
+
+#include "absl/synchronization/barrier.h"
 
 #include <gtest/gtest.h>
 
@@ -27,7 +34,51 @@ TEST(HeapTest, ConsolidateMergesTheSmallBlocksALargeWorkLeft) {
   Consolidate();
   EXPECT_EQ(mallinfo2().fsmblks, 0u);
 }
+
+// In a fresh process (gtest's threadsafe death tests re-run the binary): eight threads allocating
+// at once, then the number of arenas glibc reports. Exits with it.
+[[noreturn]] void ExitWithArenasAfterEightThreads(bool configure) {
+  if (configure) Configure();
+  absl::Barrier* all_allocated = new absl::Barrier(8);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([all_allocated] {
+      std::unique_ptr<char[]> block(new char[1024]);
+      block[0] = 1;
+      if (all_allocated->Block()) delete all_allocated;  // each holds its block until all have one
+    });
+  }
+  for (auto& t : threads) t.join();
+  char* info = nullptr;
+  size_t size = 0;
+  FILE* out = open_memstream(&info, &size);
+  malloc_info(0, out);
+  std::fclose(out);
+  int arenas = 0;
+  for (const char* at = info; (at = std::strstr(at, "<heap nr=")) != nullptr; ++at) ++arenas;
+  std::free(info);
+  std::_Exit(arenas);
+}
+
+// The decode threads' own arenas held ~8 MB of the start's peak: the agent keeps one.
+TEST(HeapTest, ConfigureKeepsOneArenaForEveryThread) {
+  if (mallinfo2().arena == 0) GTEST_SKIP() << "the allocator is not glibc's malloc (a sanitizer's?)";
+  if (EnvironmentSetsArenaLimit(std::getenv("MALLOC_ARENA_MAX"), std::getenv("GLIBC_TUNABLES"))) {
+    GTEST_SKIP() << "this environment sets the arena limit itself";
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(ExitWithArenasAfterEightThreads(true), testing::ExitedWithCode(1), "");
+  // Without it glibc gives the threads arenas of their own: the check above can fail.
+  EXPECT_EXIT(ExitWithArenasAfterEightThreads(false), [](int status) { return WIFEXITED(status) && WEXITSTATUS(status) > 1; }, "");
+}
 #endif
+
+TEST(HeapTest, AnOperatorsArenaLimitIsLeftInForce) {
+  EXPECT_FALSE(EnvironmentSetsArenaLimit(nullptr, nullptr));
+  EXPECT_FALSE(EnvironmentSetsArenaLimit("", "glibc.malloc.mmap_threshold=4096"));
+  EXPECT_TRUE(EnvironmentSetsArenaLimit("4", nullptr));
+  EXPECT_TRUE(EnvironmentSetsArenaLimit(nullptr, "glibc.malloc.mmap_threshold=4096:glibc.malloc.arena_max=2"));
+}
 
 TEST(HeapTest, ConsolidateIsSafeToCallAtAnyTime) {
   Consolidate();

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "apisix/resources.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "translate/diagnostics.h"
@@ -24,7 +25,10 @@ struct UpstreamRef {
   // Why routes to this cluster cannot be translated (the cluster has no upstream); empty = usable.
   std::string unusable;
 };
-using UpstreamIndex = std::map<std::string, UpstreamRef>;  // cluster name → its upstream
+// Cluster name → its upstream. Looked up once per route and per mirror, never iterated where order
+// shows: hashed (cluster names share long prefixes, "outbound|80||…", which a sorted map compares
+// again and again).
+using UpstreamIndex = absl::flat_hash_map<std::string, UpstreamRef>;
 
 // Header mutations inherited from the virtual host and the route configuration.
 struct InheritedHeaders {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <type_traits>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -64,8 +65,12 @@ void PutLengthDelimited(std::string& out, int number, absl::string_view bytes) {
 using FieldTable = absl::flat_hash_map<std::string, const FieldDescriptor*>;
 
 const FieldTable& FieldsOf(const Descriptor* type) {
+  // A decode asks for the same few dozen types once per object, thousands of times: each thread
+  // remembers the tables it was given and takes the lock only for a type new to it.
+  thread_local absl::flat_hash_map<const Descriptor*, const FieldTable*> known;
+  if (auto it = known.find(type); it != known.end()) return *it->second;
   static absl::Mutex mutex(absl::kConstInit);
-  static auto* tables = new absl::node_hash_map<const Descriptor*, FieldTable>();
+  static auto* tables = new absl::node_hash_map<const Descriptor*, FieldTable>();  // stable references
   absl::MutexLock lock(&mutex);
   auto [it, inserted] = tables->try_emplace(type);
   if (inserted) {
@@ -75,6 +80,7 @@ const FieldTable& FieldsOf(const Descriptor* type) {
       it->second.emplace(field->json_name(), field);
     }
   }
+  known.emplace(type, &it->second);
   return it->second;
 }
 
@@ -144,7 +150,7 @@ class Reader {
     return true;
   }
 
-  static bool AppendUtf8(uint32_t code, std::string& out) {
+  static void AppendUtf8(uint32_t code, std::string& out) {
     if (code < 0x80) {
       out.push_back(static_cast<char>(code));
     } else if (code < 0x800) {
@@ -160,7 +166,6 @@ class Reader {
       out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3f)));
       out.push_back(static_cast<char>(0x80 | (code & 0x3f)));
     }
-    return true;
   }
 
   bool Hex4(uint32_t& code) {
@@ -449,6 +454,43 @@ class Reader {
     return buffer;
   }
 
+  // An integer of `field`'s C++ type, in the encoding its field type names: fixed 4 or 8 bytes,
+  // a zigzag varint (sint32/64), or a varint (int32's negatives sign-extended to ten bytes, as
+  // protobuf writes them).
+  template <typename Int>
+  bool IntegerField(const FieldDescriptor* field, std::string& out) {
+    Int value;
+    if (!Integer(value)) return false;
+    using Unsigned = std::make_unsigned_t<Int>;
+    const int number = field->number();
+    switch (field->type()) {
+      case FieldDescriptor::TYPE_SFIXED32:
+      case FieldDescriptor::TYPE_FIXED32:
+        PutTag(out, number, kFixed32);
+        PutFixed(out, static_cast<uint32_t>(value), 4);
+        break;
+      case FieldDescriptor::TYPE_SFIXED64:
+      case FieldDescriptor::TYPE_FIXED64:
+        PutTag(out, number, kFixed64);
+        PutFixed(out, static_cast<uint64_t>(value), 8);
+        break;
+      case FieldDescriptor::TYPE_SINT32:
+      case FieldDescriptor::TYPE_SINT64:
+        PutTag(out, number, kVarint);
+        PutVarint(out, static_cast<Unsigned>(static_cast<Unsigned>(static_cast<Unsigned>(value) << 1) ^
+                                             static_cast<Unsigned>(value >> (8 * sizeof(Int) - 1))));
+        break;
+      default:
+        PutTag(out, number, kVarint);
+        if constexpr (std::is_signed_v<Int>) {
+          PutVarint(out, static_cast<uint64_t>(static_cast<int64_t>(value)));
+        } else {
+          PutVarint(out, value);
+        }
+    }
+    return true;
+  }
+
   // One value of `field`'s type (an element, for a repeated field).
   bool Singular(const FieldDescriptor* field, std::string& out, int depth) {
     const int number = field->number();
@@ -492,62 +534,18 @@ class Reader {
       }
       case FieldDescriptor::TYPE_INT32:
       case FieldDescriptor::TYPE_SINT32:
-      case FieldDescriptor::TYPE_SFIXED32: {
-        int32_t value;
-        if (!Integer(value)) return false;
-        if (field->type() == FieldDescriptor::TYPE_SFIXED32) {
-          PutTag(out, number, kFixed32);
-          PutFixed(out, static_cast<uint32_t>(value), 4);
-        } else {
-          PutTag(out, number, kVarint);
-          PutVarint(out, field->type() == FieldDescriptor::TYPE_SINT32
-                             ? static_cast<uint32_t>((static_cast<uint32_t>(value) << 1) ^ static_cast<uint32_t>(value >> 31))
-                             : static_cast<uint64_t>(static_cast<int64_t>(value)));
-        }
-        return true;
-      }
+      case FieldDescriptor::TYPE_SFIXED32:
+        return IntegerField<int32_t>(field, out);
       case FieldDescriptor::TYPE_INT64:
       case FieldDescriptor::TYPE_SINT64:
-      case FieldDescriptor::TYPE_SFIXED64: {
-        int64_t value;
-        if (!Integer(value)) return false;
-        if (field->type() == FieldDescriptor::TYPE_SFIXED64) {
-          PutTag(out, number, kFixed64);
-          PutFixed(out, static_cast<uint64_t>(value), 8);
-        } else {
-          PutTag(out, number, kVarint);
-          PutVarint(out, field->type() == FieldDescriptor::TYPE_SINT64
-                             ? (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63)
-                             : static_cast<uint64_t>(value));
-        }
-        return true;
-      }
+      case FieldDescriptor::TYPE_SFIXED64:
+        return IntegerField<int64_t>(field, out);
       case FieldDescriptor::TYPE_UINT32:
-      case FieldDescriptor::TYPE_FIXED32: {
-        uint32_t value;
-        if (!Integer(value)) return false;
-        if (field->type() == FieldDescriptor::TYPE_FIXED32) {
-          PutTag(out, number, kFixed32);
-          PutFixed(out, value, 4);
-        } else {
-          PutTag(out, number, kVarint);
-          PutVarint(out, value);
-        }
-        return true;
-      }
+      case FieldDescriptor::TYPE_FIXED32:
+        return IntegerField<uint32_t>(field, out);
       case FieldDescriptor::TYPE_UINT64:
-      case FieldDescriptor::TYPE_FIXED64: {
-        uint64_t value;
-        if (!Integer(value)) return false;
-        if (field->type() == FieldDescriptor::TYPE_FIXED64) {
-          PutTag(out, number, kFixed64);
-          PutFixed(out, value, 8);
-        } else {
-          PutTag(out, number, kVarint);
-          PutVarint(out, value);
-        }
-        return true;
-      }
+      case FieldDescriptor::TYPE_FIXED64:
+        return IntegerField<uint64_t>(field, out);
       case FieldDescriptor::TYPE_DOUBLE: {
         double value;
         if (!Double(value)) return false;

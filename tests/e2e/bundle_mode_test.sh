@@ -18,7 +18,7 @@ run_bundle() {
   local name=$1; shift
   HOME_DIR="$work/$name/apisix"; STATE="$work/$name/state"; LOG="$work/$name/agent.log"
   mkdir -p "$HOME_DIR/conf" "$STATE"
-  APISIX_PORT=$((20000 + RANDOM % 20000))
+  APISIX_PORT=$(unused_port 2)
   FAKE_APISIX_STATE="$STATE" "$AGENT_BIN" sidecar --run-mode bundle --apisix-bin-path "$FAKE_APISIX" \
     --apisix-openresty-path "$FAKE_APISIX" --drain-duration "${DRAIN:-0}" \
     --apisix-home-path "$HOME_DIR" --apisix-port "$APISIX_PORT" --apisix-inbound-capture-port $((APISIX_PORT + 1)) \
@@ -122,7 +122,8 @@ check "the killed APISIX is gone" bash -c "! pgrep -f '^$FAKE_APISIX start' >/de
 printf 'plugins:\n  - prometheus\nnginx_config:\n  worker_processes: 3\n' >"$work/base.yaml"
 for round in 1 2 3; do
   run_bundle restarts --xds-watch-files "$EXAMPLES" --apisix-config-base "$work/base.yaml"
-  check "start $round: APISIX serves" wait_for 10 grep -q "APISIX serves on port $APISIX_PORT" "$LOG"
+  check "start $round: APISIX serves" wait_for 10 grep -q "APISIX serves on port $APISIX_PORT" "$LOG" ||
+    { echo "--- the agent's log:"; cat "$LOG"; echo "--- APISIX's events:"; cat "$STATE/events" 2>/dev/null; }
   check "start $round: the operator's plugin and nginx_config are in, beside the agent's" test \
     "$(yaml "$STATE/config-seen.yaml" "'prometheus' in d['plugins'], 'traffic-split' in d['plugins'], d['nginx_config']['worker_processes']")" = "(True, True, 3)"
   check "start $round: config.yaml (rewritten by init) is still the agent's" bash -c "! grep -q 'was not written by the agent' '$LOG'"

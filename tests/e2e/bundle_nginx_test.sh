@@ -35,7 +35,7 @@ nginx_config:
     lua_shared_dict:
       operator-cache: 1m
 YAML
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(unused_port 2)
 RUNS=0
 
 run() {  # one start of the agent, with a log of its own ($LOG)

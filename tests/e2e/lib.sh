@@ -9,6 +9,22 @@ check() { # check "description" command...
   local what=$1; shift
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
+# unused_port [COUNT]: a port P, with P..P+COUNT-1 all unused now, for a server the test starts on a
+# fixed port. Below the system's ephemeral range: concurrent tests' outgoing connections take their
+# ports from that range, and one holding P kept a server from binding it (bundle_mode's APISIX,
+# under the full suite).
+unused_port() {
+  local count=${1:-1} low high p i
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range
+  while :; do
+    p=$((10000 + RANDOM % (low - 10000 - count)))
+    for ((i = 0; i < count; i++)); do
+      [ -n "$(ss -Htan "( sport = :$((p + i)) )")" ] && continue 2
+    done
+    echo "$p"
+    return
+  done
+}
 # wait_for SECONDS command...: retries every 0.1 s until the command succeeds.
 wait_for() {
   local deadline=$((SECONDS + $1)); shift

@@ -18,7 +18,7 @@ void Configure() {
 #if defined(__GLIBC__)
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   if (!EnvironmentSetsArenaLimit(std::getenv("MALLOC_ARENA_MAX"), std::getenv("GLIBC_TUNABLES"))) {
-    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_ARENA_MAX, kArenas);
   }
 #endif
 }

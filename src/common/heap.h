@@ -15,13 +15,15 @@ void Consolidate();
 //   back when freed. glibc's default raises this threshold after the first such free and then
 //   keeps freed memory in the heap: a client that writes and deletes large values left the agent's
 //   RSS at its peak for good.
-// - One malloc arena for every thread. glibc gives threads arenas of their own (up to 8 per core),
-//   each keeping its freed memory; at mesh scale the xDS decode threads' arenas held ~8 MB of the
-//   start's peak RSS (102 → 94 MB at N=10,000) for nothing, while sharing one arena cost nothing
-//   measurable (gRPC Range at 64 concurrent calls and a 1,000-watcher fan-out, 2 cores). An
-//   operator's MALLOC_ARENA_MAX or glibc.malloc.arena_max tunable is left in force.
+// - At most kArenas malloc arenas. glibc gives threads arenas of their own (up to 8 per core),
+//   each keeping its freed memory; at mesh scale the xDS decode threads' arenas held ~4 MB of the
+//   start's peak RSS for nothing (N=10,000: 102.1 → 98.5–98.8 MB peak, 99.1 → 93.1 steady). Two,
+//   not one: with a single arena the HTTP gateway's two threads queue on its lock (range −12 %,
+//   a 1,000-route readdir −28 %); with two, no serving benchmark moved. An operator's
+//   MALLOC_ARENA_MAX or glibc.malloc.arena_max tunable is left in force.
 // No-op with other C libraries.
 void Configure();
+inline constexpr int kArenas = 2;
 
 // Whether the environment already sets glibc's arena limit (exposed for tests).
 bool EnvironmentSetsArenaLimit(const char* malloc_arena_max, const char* glibc_tunables);

@@ -292,9 +292,12 @@ class Reader {
         if (Consume('}')) return true;
         std::string key;
         absl::flat_hash_set<std::string> keys;  // the careful path's DOM keeps only a key's last value
+        // This object's own keys stay checked after an unknown "@type" stops the recording inside
+        // it: a second "@type" is the one the careful path records.
+        const bool check_keys = record;
         bool first = true;
         do {
-          if (!Key(key) || (record && !keys.insert(key).second)) return false;
+          if (!Key(key) || (check_keys && !keys.insert(key).second)) return false;
           if (key == "@type" && record) {
             // Only as the first member: the careful path would not look into what came before.
             if (!first || Peek() != '"' || !String(key)) return false;

@@ -149,6 +149,9 @@ TEST(JsonWireTest, DeclinesWhatItDoesNotReadExactlyAsProtobuf) {
            // found by the fuzzer: an unknown type, then a known one (the careful path's DOM keeps the last)
            R"({"resources": [{"@type": "type.googleapis.com/x.Unknown", "name": "a",
                "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster"}]})",
+           // found by the fuzzer: in an ignored field, an unknown Any's "@type" given twice (the
+           // careful path records the second)
+           R"({"x": [{"@type": "type.googleapis.com/x.A", "@type": "type.googleapis.com/x.B", "type": "EDS"}]})",
            // found by the fuzzer: a Struct's key given twice
            R"({"resources": [{"@type": "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
                "endpoints": [{"metadata": {"filterMetadata": {"a": {"name": "1", "name": "2"}}}}]}]})",

@@ -122,7 +122,7 @@ ApplyStats Reconciler::Apply(const xds::ResourceSnapshot& snapshot, const xds::S
     sources.emplace(layout_.StreamRouteKey(r.id), std::move(r.source));
     r = apisix::StreamRoute{};
   }
-  // The emptied objects' arrays too (~8 MB at N=10,000): the commit's allocations reuse them.
+  // The emptied objects' arrays too (~6 MB of the N=10,000 peak, measured): the commit's allocations reuse them.
   translation.upstreams = std::vector<apisix::Upstream>();  // `= {}` would keep the capacity
   translation.routes = std::vector<apisix::Route>();
   translation.stream_routes = std::vector<apisix::StreamRoute>();

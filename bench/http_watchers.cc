@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "absl/strings/escaping.h"
 
@@ -38,14 +40,44 @@ int ConnectWatch(const std::string& host, int port, const std::string& key, cons
 
 namespace {
 
-// Messages with events in what a watcher received so far ("events" only appears in them).
-int CountEvents(const std::string& data) {
+constexpr std::string_view kCreated = "\"created\":true";
+constexpr std::string_view kEvents = "\"events\"";
+
+// Occurrences of `marker` in `text` that reach past its first `seen` bytes (those were counted
+// when they arrived).
+int CountNew(std::string_view text, std::string_view marker, size_t seen) {
   int n = 0;
-  for (size_t at = data.find("\"events\""); at != std::string::npos; at = data.find("\"events\"", at + 1)) ++n;
+  const size_t from = seen >= marker.size() ? seen - marker.size() + 1 : 0;
+  for (size_t at = text.find(marker, from); at != std::string_view::npos; at = text.find(marker, at + 1)) ++n;
   return n;
 }
 
 }  // namespace
+
+void HttpWatchers::Receive(Watcher& w, const char* data, size_t size) {
+  const size_t seen = w.tail.size();
+  w.tail.append(data, size);
+  w.created += CountNew(w.tail, kCreated, seen);
+  w.events += CountNew(w.tail, kEvents, seen);
+  const size_t keep = std::max(kCreated.size(), kEvents.size()) - 1;
+  if (w.tail.size() > keep) w.tail.erase(0, w.tail.size() - keep);
+}
+
+template <typename OnRead>
+void HttpWatchers::Pump(int timeout_ms, OnRead on_read) {
+  epoll_event events[256];
+  const int n = epoll_wait(epoll_, events, 256, timeout_ms);
+  const Clock::time_point now = Clock::now();  // when the data was there, however long the reads take
+  char buffer[16384];
+  for (int i = 0; i < n; ++i) {
+    const uint32_t index = events[i].data.u32;
+    Watcher& w = watchers_[index];
+    const ssize_t got = read(w.fd, buffer, sizeof(buffer));
+    if (got <= 0) continue;
+    Receive(w, buffer, static_cast<size_t>(got));
+    on_read(index, now);
+  }
+}
 
 bool HttpWatchers::Open(const std::string& host, int port, const std::string& key, const std::string& range_end,
                         int count) {
@@ -62,59 +94,33 @@ bool HttpWatchers::Open(const std::string& host, int port, const std::string& ke
   }
   // Created: the first chunk of every stream arrived.
   const auto deadline = Clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    Pump(100);
-    int created = 0;
-    for (const Watcher& w : watchers_) created += w.buffer.find("\"created\":true") != std::string::npos;
-    if (created == count) break;
+  std::vector<bool> counted(watchers_.size());
+  int created = 0;
+  while (created < count) {
     if (Clock::now() > deadline) return false;
+    Pump(100, [&](uint32_t index, Clock::time_point) {
+      if (!counted[index] && watchers_[index].created > 0) {
+        counted[index] = true;
+        ++created;
+      }
+    });
   }
-  for (Watcher& w : watchers_) w.events_seen = CountEvents(w.buffer);
   return true;
 }
 
-int HttpWatchers::Pump(int timeout_ms) {
-  epoll_event events[256];
-  const int n = epoll_wait(epoll_, events, 256, timeout_ms);
-  char buffer[16384];
-  int progressed = 0;
-  for (int i = 0; i < n; ++i) {
-    Watcher& w = watchers_[events[i].data.u32];
-    const ssize_t got = read(w.fd, buffer, sizeof(buffer));
-    if (got <= 0) continue;
-    w.buffer.append(buffer, static_cast<size_t>(got));
-    ++progressed;
-  }
-  return progressed;
-}
-
 std::vector<HttpWatchers::Clock::time_point> HttpWatchers::AwaitEvent(std::chrono::milliseconds timeout) {
-  ++round_;
+  std::vector<int> before(watchers_.size());
+  for (size_t i = 0; i < watchers_.size(); ++i) before[i] = watchers_[i].events;
   std::vector<Clock::time_point> arrived(watchers_.size());
   size_t done = 0;
   const auto deadline = Clock::now() + timeout;
   while (done < watchers_.size() && Clock::now() < deadline) {
-    epoll_event events[256];
-    const int n = epoll_wait(epoll_, events, 256, 50);
-    const auto now = Clock::now();
-    char buffer[16384];
-    for (int i = 0; i < n; ++i) {
-      Watcher& w = watchers_[events[i].data.u32];
-      const ssize_t got = read(w.fd, buffer, sizeof(buffer));
-      if (got <= 0) continue;
-      w.buffer.append(buffer, static_cast<size_t>(got));
-      if (arrived[events[i].data.u32] == Clock::time_point{} && CountEvents(w.buffer) > w.events_seen) {
-        arrived[events[i].data.u32] = now;
+    Pump(50, [&](uint32_t index, Clock::time_point now) {
+      if (arrived[index] == Clock::time_point{} && watchers_[index].events > before[index]) {
+        arrived[index] = now;
         ++done;
       }
-    }
-  }
-  for (Watcher& w : watchers_) {
-    w.events_seen = CountEvents(w.buffer);
-    if (w.buffer.size() > 65536) {  // keep memory flat over many rounds
-      w.buffer.clear();
-      w.events_seen = 0;
-    }
+    });
   }
   return arrived;
 }

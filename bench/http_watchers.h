@@ -25,14 +25,21 @@ class HttpWatchers {
  private:
   struct Watcher {
     int fd = -1;
-    std::string buffer;
-    int events_seen = 0;
+    // The stream is scanned as it arrives (each byte once): the load client must cost the same
+    // small amount per message against every server, or it measures itself. Only the last bytes
+    // are kept, for a marker split across two reads.
+    std::string tail;
+    int created = 0;  // messages with "created":true so far
+    int events = 0;   // messages with events so far ("events" only appears in them)
   };
-  int Pump(int timeout_ms);  // reads whatever is ready; returns how many watchers saw a new event
+  // Reads what is ready (waiting at most `timeout_ms`); `on_read(index, when)` for each watcher
+  // read, `when` being the time the wait returned.
+  template <typename OnRead>
+  void Pump(int timeout_ms, OnRead on_read);
+  static void Receive(Watcher& w, const char* data, size_t size);
 
   int epoll_ = -1;
   std::vector<Watcher> watchers_;
-  int round_ = 0;
 };
 
 // Connects to the gateway at host:port and sends a /v3/watch create request for [key, range_end),

@@ -1,5 +1,7 @@
 #include "etcd/watch_events.h"
 
+#include <algorithm>
+#include <charconv>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -40,7 +42,7 @@ std::shared_ptr<const SharedEvents> SharedEvents::Build(const store::Revision& r
   return built;
 }
 
-std::string SharedEvents::GatewayLine(int64_t watch_id) const {
+void SharedEvents::MakeJson() const {
   std::call_once(json_once_, [this] {
     // The JSON of the response without a watch id is `{"header":{…},"events":[…]}` (a zero id is
     // not printed); a watcher's id goes right after the header, where the printer puts it.
@@ -52,8 +54,10 @@ std::string SharedEvents::GatewayLine(int64_t watch_id) const {
     json_head_ = absl::StrCat("{\"result\":", head);
     json_tail_ = absl::StrCat(absl::string_view(whole).substr(head.size()), "}\n");
   });
-  if (watch_id == 0) return absl::StrCat(json_head_, json_tail_);
-  return absl::StrCat(json_head_, ",\"watch_id\":\"", watch_id, "\"", json_tail_);
+}
+
+std::string SharedEvents::GatewayLine(int64_t watch_id) const {
+  return GatewayLinePieces(*this, watch_id).Joined();
 }
 
 etcdserverpb::WatchResponse WatchMessage::Response() const {
@@ -74,10 +78,34 @@ etcdserverpb::WatchResponse WatchMessage::TakeResponse() && {
   return out;
 }
 
-std::string WatchMessage::GatewayLine() const {
-  if (shared) return shared->GatewayLine(watch_id);
-  return absl::StrCat("{\"result\":", ToGatewayJson(*own), "}\n");
+std::string WatchMessage::GatewayLine() const { return GatewayLinePieces(*this).Joined(); }
+
+GatewayLinePieces::GatewayLinePieces(const SharedEvents& events, int64_t watch_id) { Init(events, watch_id); }
+
+void GatewayLinePieces::Init(const SharedEvents& events, int64_t watch_id) {
+  events.MakeJson();
+  size_t id_size = 0;
+  if (watch_id != 0) {  // a zero id is not printed
+    constexpr absl::string_view kName = ",\"watch_id\":\"";
+    char* const end = id_member_ + sizeof(id_member_);
+    char* out = std::copy(kName.begin(), kName.end(), id_member_);
+    out = std::to_chars(out, end, watch_id).ptr;
+    *out++ = '"';
+    id_size = static_cast<size_t>(out - id_member_);
+  }
+  pieces_ = {events.json_head_, absl::string_view(id_member_, id_size), events.json_tail_};
 }
+
+GatewayLinePieces::GatewayLinePieces(const WatchMessage& message) {
+  if (message.shared) {
+    Init(*message.shared, message.watch_id);
+    return;
+  }
+  own_ = absl::StrCat("{\"result\":", ToGatewayJson(*message.own), "}\n");
+  pieces_ = {own_, {}, {}};
+}
+
+std::string GatewayLinePieces::Joined() const { return absl::StrCat(pieces_[0], pieces_[1], pieces_[2]); }
 
 std::shared_ptr<const SharedEvents> WatchEventCache::Get(const std::shared_ptr<const store::Revision>& revision,
                                                          const WatchShape& shape, const ClusterIdentity& identity,

@@ -5,6 +5,7 @@
 // and the transport's framing.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "etcd/cluster_identity.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "store/kv_store.h"
@@ -51,7 +53,10 @@ class SharedEvents {
 
  private:
   friend struct WatchMessage;
+  friend class GatewayLinePieces;
   SharedEvents() = default;
+  void MakeJson() const;  // json_head_ and json_tail_, once
+
   etcdserverpb::WatchResponse response_;
   size_t bytes_ = 0;
   mutable std::once_flag json_once_;
@@ -74,6 +79,29 @@ struct WatchMessage {
   // cache: a mesh's first sync is not built twice for a gRPC watcher).
   etcdserverpb::WatchResponse TakeResponse() &&;
   std::string GatewayLine() const;               // the gateway's `{"result":…}\n`
+};
+
+// A message's gateway line as the pieces it is written from, not joined: for shared events, the
+// entry's head and tail (one text for every watcher) with this watcher's `,"watch_id":"N"` between
+// them; a message of its own is one piece. A fan-out writes each watcher's line with one writev
+// and no copy. Refers to the message's events: valid while the message lives.
+class GatewayLinePieces {
+ public:
+  explicit GatewayLinePieces(const WatchMessage& message);
+  GatewayLinePieces(const SharedEvents& events, int64_t watch_id);
+  GatewayLinePieces(const GatewayLinePieces&) = delete;
+  GatewayLinePieces& operator=(const GatewayLinePieces&) = delete;
+
+  const std::array<absl::string_view, 3>& pieces() const { return pieces_; }
+  size_t size() const { return pieces_[0].size() + pieces_[1].size() + pieces_[2].size(); }
+  std::string Joined() const;
+
+ private:
+  void Init(const SharedEvents& events, int64_t watch_id);
+
+  std::string own_;
+  char id_member_[48];  // ,"watch_id":"<int64>"
+  std::array<absl::string_view, 3> pieces_;
 };
 
 // The shared events of recent revisions, by shape. Watchers that share an entry read the same

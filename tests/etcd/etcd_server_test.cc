@@ -3,7 +3,9 @@
 #include "etcd/server.h"
 
 #include <chrono>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read_until.hpp>
@@ -17,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "etcd/gateway_json.h"
 
 namespace agent::etcd {
@@ -385,6 +388,64 @@ TEST_F(EtcdServerTest, ExpectContinueIsAnsweredBeforeTheBody) {
 
 namespace agent::etcd {
 namespace {
+
+// A watcher that does not read while large events pile up: each chunk the socket cannot take at
+// once is finished later, whole and in order, and a watcher with many messages pending gets them
+// all (the gateway writes a few per turn).
+TEST_F(EtcdServerTest, AnHttpWatcherThatReadsLateGetsEveryChunkWholeAndInOrder) {
+  Start();
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.open(tcp::v4());
+  socket.set_option(asio::socket_base::receive_buffer_size(4096));  // the server's writes fill it at once
+  socket.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  const std::string body = "{\"create_request\":{\"key\":\"" + B64("/big/") + "\",\"range_end\":\"" + B64("/big0") + "\"}}";
+  asio::write(socket, asio::buffer("POST /v3/watch HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                   std::to_string(body.size()) + "\r\n\r\n" + body));
+  asio::streambuf received;
+  asio::read_until(socket, received, "\"created\":true}}\n\r\n");
+  std::string stream(asio::buffers_begin(received.data()), asio::buffers_end(received.data()));
+
+  constexpr int kPuts = 40;
+  std::vector<std::string> values;
+  for (int i = 0; i < kPuts; ++i) {
+    // 64 KiB, each byte distinct from the same offset in the others: a lost or repeated piece shows.
+    std::string value(64 * 1024, 'a');
+    for (size_t j = 0; j < value.size(); ++j) value[j] = static_cast<char>('a' + (j * 7 + i) % 26);
+    values.push_back(value);
+    store_.Commit({store::Mutation::Put("/big/" + std::to_string(i), value)});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the server is left blocked on the socket
+  const std::string last = B64(values.back());
+  while (stream.find(last) == std::string::npos || !absl::EndsWith(stream, "}\n\r\n")) {
+    char buffer[65536];
+    boost::system::error_code ec;
+    const size_t n = socket.read_some(asio::buffer(buffer), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    stream.append(buffer, n);
+  }
+  // Skip the response head, then parse the chunked body: the created message, then one chunk per put.
+  size_t at = stream.find("\r\n\r\n");
+  ASSERT_NE(at, std::string::npos);
+  at += 4;
+  std::vector<std::string> lines;
+  while (at < stream.size()) {
+    const size_t size_end = stream.find("\r\n", at);
+    ASSERT_NE(size_end, std::string::npos);
+    const size_t size = std::stoul(stream.substr(at, size_end - at), nullptr, 16);
+    ASSERT_LE(size_end + 2 + size + 2, stream.size()) << "a chunk cut short";
+    EXPECT_EQ(stream.substr(size_end + 2 + size, 2), "\r\n");
+    lines.push_back(stream.substr(size_end + 2, size));
+    at = size_end + 2 + size + 2;
+  }
+  ASSERT_EQ(lines.size(), 1u + kPuts);
+  for (int i = 0; i < kPuts; ++i) {
+    const std::string& line = lines[1 + i];
+    EXPECT_EQ(line.rfind("{\"result\":{\"header\":", 0), 0u) << i;
+    EXPECT_EQ(line.back(), '\n') << i;
+    EXPECT_NE(line.find("\"value\":\"" + B64(values[i]) + "\""), std::string::npos) << "put " << i;
+  }
+}
 
 // A payload that is not the method's protobuf: INTERNAL with grpc-go's "error unmarshalling
 // request", as etcd answers (gRPC C++'s typed handlers said UNIMPLEMENTED).

@@ -1,5 +1,6 @@
 #include "etcd/watch_events.h"
 
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +97,32 @@ TEST_F(WatchEventsTest, WatcherIdZeroAndLargeIdsAreEncodedAsTheirOwnMessages) {
     EXPECT_EQ(message.GatewayLine(), PerWatcherLine(message.Response())) << id;
     EXPECT_EQ(message.Response().watch_id(), id);
   }
+}
+
+// The gateway writes a line from its pieces: joined they are the line, and every watcher's head
+// and tail are the entry's own text (not copies); only the id member is the watcher's.
+TEST_F(WatchEventsTest, ALinesPiecesAreTheLineAndShareTheEntrysText) {
+  store::WatchRead read = store_.ReadEvents(store::KeyRange::Prefix("/apisix/"), 2, 1);
+  ASSERT_EQ(read.revisions.size(), 1u);
+  auto shared = SharedEvents::Build(*read.revisions[0], {store::KeyRange::Prefix("/apisix/")}, identity_);
+  ASSERT_NE(shared, nullptr);
+  const WatchMessage first{std::nullopt, shared, 3}, second{std::nullopt, shared, std::numeric_limits<int64_t>::max()};
+  const GatewayLinePieces a(first), b(second);
+  EXPECT_EQ(a.Joined(), PerWatcherLine(first.Response()));
+  EXPECT_EQ(b.Joined(), PerWatcherLine(second.Response()));
+  EXPECT_EQ(a.size(), a.Joined().size());
+  EXPECT_EQ(a.pieces()[0].data(), b.pieces()[0].data());
+  EXPECT_EQ(a.pieces()[2].data(), b.pieces()[2].data());
+  EXPECT_EQ(a.pieces()[1], ",\"watch_id\":\"3\"");
+  EXPECT_EQ(b.pieces()[1], ",\"watch_id\":\"9223372036854775807\"");
+  // A message of its own is one piece.
+  WatchResponse created;
+  created.set_created(true);
+  created.set_watch_id(4);
+  const WatchMessage own{created, nullptr, 0};
+  const GatewayLinePieces c(own);
+  EXPECT_EQ(c.Joined(), PerWatcherLine(created));
+  EXPECT_TRUE(c.pieces()[1].empty() && c.pieces()[2].empty());
 }
 
 TEST_F(WatchEventsTest, TakingTheResponseMovesOnlyWhatWasBuiltForTheWatcherAlone) {

@@ -14,7 +14,13 @@ namespace agent {
 absl::Status ReadWholeFile(const std::string& path, std::string& content) {
   content.clear();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  if (fd < 0) {
+    const int error = errno;
+    std::string message = absl::StrCat(path, ": cannot open: ", std::strerror(error));
+    if (error == ENOENT || error == ENOTDIR) return absl::NotFoundError(message);
+    if (error == EACCES || error == EPERM) return absl::PermissionDeniedError(message);
+    return absl::FailedPreconditionError(message);  // a symlink loop, too many open files, …
+  }
   struct stat st;
   // One byte more than the size: the read that finds the end needs no second buffer. The size is
   // a hint only; a file being written may grow or shrink before the read ends.

@@ -7,8 +7,9 @@
 namespace agent {
 
 // The whole of a file, read in one go into `content` (sized once from fstat, no stream buffers).
-// NotFound when it cannot be opened (missing, unreadable), DataLoss when a read fails midway; the
-// message names the path and the system's reason.
+// NotFound only when there is no such file: a caller may take that as "nothing saved" or "gone",
+// never an unreadable one (PermissionDenied, or FailedPrecondition for other reasons it cannot be
+// opened); DataLoss when a read fails midway. The message names the path and the system's reason.
 absl::Status ReadWholeFile(const std::string& path, std::string& content);
 
 }  // namespace agent

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 
 #include <fstream>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -49,6 +49,26 @@ TEST(ReadFileTest, AMissingFileIsNotFoundAndNamesThePathAndTheReason) {
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(status.message(), "/nonexistent/xds.json: cannot open: No such file or directory");
   EXPECT_TRUE(content.empty());
+}
+
+// Callers take NotFound as "nothing there" (no saved revision, a file removed): a file that is
+// there but cannot be opened must not look like that.
+TEST(ReadFileTest, OnlyAFileThatIsNotThereIsNotFound) {
+  const std::string regular = TempPath("read_file_test.regular");
+  std::ofstream(regular) << "x";
+  std::string content;
+  EXPECT_EQ(ReadWholeFile(regular + "/below", content).code(), absl::StatusCode::kNotFound);  // ENOTDIR
+  const std::string a = TempPath("read_file_test.loop_a"), b = TempPath("read_file_test.loop_b");
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+  ASSERT_EQ(::symlink(b.c_str(), a.c_str()), 0);
+  ASSERT_EQ(::symlink(a.c_str(), b.c_str()), 0);
+  absl::Status status = ReadWholeFile(a, content);  // ELOOP: there, but it cannot be opened
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_EQ(status.message(), a + ": cannot open: Too many levels of symbolic links");
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+  std::remove(regular.c_str());
 }
 
 TEST(ReadFileTest, ADirectoryIsAReadErrorNotAnEmptyFile) {

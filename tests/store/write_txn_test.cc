@@ -1,3 +1,8 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "store/kv_store.h"
@@ -157,6 +162,23 @@ TEST(RevisionSeedTest, NeverGoesBackwards) {
   EXPECT_EQ(*InitialRevision(file, 9000), 9000);
   ASSERT_TRUE(SaveRevision(file, -1).ok());
   EXPECT_FALSE(InitialRevision(file, 1000).ok());
+}
+
+// A state file that is there but cannot be read is an error naming it, not a fresh start (which
+// would hand out the revisions it reserved again once the clock is behind them).
+TEST(RevisionSeedTest, AStateFileThatCannotBeReadIsAnErrorNotAFreshStart) {
+  const std::string loop = ::testing::TempDir() + "/revision_seed_loop";
+  std::remove(loop.c_str());
+  ASSERT_EQ(::symlink(loop.c_str(), loop.c_str()), 0);  // a link to itself: ELOOP on open
+  absl::StatusOr<int64_t> initial = InitialRevision(loop, 1000);
+  ASSERT_FALSE(initial.ok());
+  EXPECT_NE(initial.status().message().find(loop + ": cannot open: Too many levels of symbolic links"),
+            absl::string_view::npos)
+      << initial.status();
+  std::remove(loop.c_str());
+  initial = InitialRevision(::testing::TempDir(), 1000);  // a directory
+  ASSERT_FALSE(initial.ok());
+  EXPECT_NE(initial.status().message().find("Is a directory"), absl::string_view::npos) << initial.status();
 }
 
 // Issue 12, probe 7: the file was written only at a clean exit, so after a kill -9 revisions

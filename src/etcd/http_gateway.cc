@@ -63,7 +63,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void ReadRequest() {
-    parser_.emplace();
+    parser_ = std::make_unique<http::request_parser<http::string_body>>();
     // Slack above the API limit so an oversized request gets etcd's error rather than a reset.
     parser_->body_limit(api_.max_request_bytes() + kBodyLimitSlack);
     ArmIdleTimer();
@@ -176,6 +176,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // etcd answers 500 once streaming has begun; refusing with a 400 first keeps APISIX from
     // marking the endpoint unhealthy over a client bug.
     if (!status.ok()) return SendError(status);
+    // The connection is a watch from now on: the request (its parser, headers, body and read
+    // buffer) is not needed by the stream, and a thousand idle watches would each keep ~1 KB of it.
+    parser_.reset();
+    buffer_.clear();
+    buffer_.shrink_to_fit();
 
     std::weak_ptr<HttpSession> weak = shared_from_this();
     watch_ = std::make_unique<WatchStream>(
@@ -270,7 +275,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void WriteUnsent() {
     writing_ = true;
     asio::async_write(socket_, asio::buffer(unsent_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->unsent_ = std::string();  // a first sync's megabytes are not kept by an idle watch
+      // Freed, not emptied: a move-assigned empty string keeps the buffer (libstdc++), and an idle
+      // watch would hold the response head or a first sync's megabytes.
+      std::string().swap(self->unsent_);
       self->OnWatchWrite(ec);
     });
   }
@@ -298,13 +305,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   EtcdApi& api_;
   beast::flat_buffer buffer_;
   asio::steady_timer idle_timer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::unique_ptr<http::request_parser<http::string_body>> parser_;  // freed once a watch streams
   std::unique_ptr<WatchStream> watch_;
   std::string unsent_;  // the rest of a chunk the socket could not take at once
   std::atomic<bool> wake_pending_{false};
   bool writing_ = false;
   bool closed_ = false;
-  char discard_[512];
+  char discard_[64];  // what a watch's client sends is read and ignored
 };
 
 }  // namespace

@@ -211,10 +211,13 @@ std::optional<WatchResponse> WatchStream::Next() {
 std::optional<WatchMessage> WatchStream::NextMessage() {
   std::unique_ptr<Watcher> retired;  // destroyed after the lock is released
   std::lock_guard lock(mutex_);
-  if (!control_.empty()) {
+  if (control_head_ < control_.size()) {
     WatchMessage message;
-    message.own = std::move(control_.front());
-    control_.pop_front();
+    message.own = std::move(control_[control_head_++]);
+    if (control_head_ == control_.size()) {
+      std::vector<WatchResponse>().swap(control_);
+      control_head_ = 0;
+    }
     return message;
   }
   const int64_t current = store_.current_revision();

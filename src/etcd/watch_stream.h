@@ -6,13 +6,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "etcd/cluster_identity.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
@@ -81,7 +81,10 @@ class WatchStream {
   const std::chrono::system_clock::time_point opened_ = std::chrono::system_clock::now();
 
   std::mutex mutex_;
-  std::deque<etcdserverpb::WatchResponse> control_;  // created / canceled, sent before events
+  // Created / canceled, sent before events, from control_head_ on. Not a std::deque: libstdc++'s
+  // allocates ~600 bytes for an empty one, and every idle watch stream would keep them.
+  std::vector<etcdserverpb::WatchResponse> control_;
+  size_t control_head_ = 0;
   std::map<int64_t, std::unique_ptr<Watcher>> watchers_;
   int64_t next_watch_id_ = 0;
   int64_t last_served_ = -1;  // round robin among watchers with pending events

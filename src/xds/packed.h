@@ -78,6 +78,27 @@ class Packed {
   uint64_t hash_ = ContentHash64("");
 };
 
+// A block of memory this thread keeps for the first block of an Unpacked's arena, while one of
+// its few blocks is free (nested decodes take the next; past them, the arena allocates its own).
+// Decoding thousands of small resources in a row then allocates nothing for most: each arena's
+// first block was a malloc of 1–64 KiB, and before each such malloc glibc consolidated the
+// small chunks the previous resource had freed (~7 % of the start's main thread).
+class ArenaScratch {
+ public:
+  static constexpr size_t kBlockSize = 32 * 1024;
+
+  ArenaScratch();  // takes a free block of this thread, if one is
+  ArenaScratch(const ArenaScratch&) = delete;
+  ArenaScratch& operator=(const ArenaScratch&) = delete;
+  ~ArenaScratch();  // gives it back
+
+  char* block() const { return block_; }  // nullptr when none was free
+
+ private:
+  int slot_ = -1;
+  char* block_ = nullptr;
+};
+
 // A resource decoded for as long as one piece of work reads it, its objects on an arena: a
 // Cluster or a RouteConfiguration is hundreds of small allocations, which the arena makes a few
 // blocks, freed at once. At mesh scale the translator decodes 20,000 resources on a start and
@@ -87,7 +108,8 @@ template <typename Message>
 class Unpacked {
  public:
   explicit Unpacked(const Packed<Message>& packed)
-      : arena_(ArenaOptionsFor(packed.size())), message_(google::protobuf::Arena::CreateMessage<Message>(&arena_)) {
+      : arena_(ArenaOptionsFor(packed.size(), scratch_)),
+        message_(google::protobuf::Arena::CreateMessage<Message>(&arena_)) {
     if (packed.size() > 0) message_->ParseFromString(packed.bytes());
   }
   Unpacked(const Unpacked&) = delete;
@@ -97,15 +119,21 @@ class Unpacked {
   const Message* operator->() const { return message_; }
 
  private:
-  // The first block fits a typical resource (decoded, about four times its bytes), the largest
-  // blocks stay small enough that a big one wastes little.
-  static google::protobuf::ArenaOptions ArenaOptionsFor(size_t bytes) {
+  // The first block is the thread's scratch when one is free; the next blocks fit a typical
+  // resource (decoded, about four times its bytes), the largest stay small enough that a big one
+  // wastes little.
+  static google::protobuf::ArenaOptions ArenaOptionsFor(size_t bytes, const ArenaScratch& scratch) {
     google::protobuf::ArenaOptions options;
     options.start_block_size = std::clamp<size_t>(bytes * 4, 1024, 64 * 1024);
     options.max_block_size = 256 * 1024;
+    if (scratch.block() != nullptr) {
+      options.initial_block = scratch.block();
+      options.initial_block_size = ArenaScratch::kBlockSize;
+    }
     return options;
   }
 
+  ArenaScratch scratch_;  // declared first: it outlives the arena that uses its block
   google::protobuf::Arena arena_;
   Message* message_;
 };

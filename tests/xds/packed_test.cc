@@ -2,6 +2,8 @@
 // on them), copies share the bytes, and what a control plane sent is kept as sent.
 #include "xds/packed.h"
 
+#include <thread>
+
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
@@ -72,6 +74,36 @@ TEST(PackedTest, UnpackedOnAnArenaReadsAsUnpackDoes) {
 
   const Unpacked<Cluster> empty{Packed<Cluster>()};
   EXPECT_EQ(empty->ByteSizeLong(), 0u);
+}
+
+// Each thread keeps a few blocks for arenas' first blocks: a nested decode takes the next, past
+// them there is none (the arena allocates its own, and reads the same), a block given back is
+// taken again, and another thread has blocks of its own.
+TEST(PackedTest, ArenaScratchBlocksArePerThreadNestedAndReused) {
+  const Packed<Cluster> packed(FromJson(R"({"name":"c","type":"EDS","edsClusterConfig":{"serviceName":"svc"}})"));
+  char* first = nullptr;
+  {
+    ArenaScratch a, b, c, none;
+    ASSERT_NE(a.block(), nullptr);
+    ASSERT_NE(b.block(), nullptr);
+    ASSERT_NE(c.block(), nullptr);
+    EXPECT_TRUE(a.block() != b.block() && b.block() != c.block() && a.block() != c.block());
+    EXPECT_EQ(none.block(), nullptr);
+    first = a.block();
+    char* other = nullptr;
+    std::thread([&] {
+      ArenaScratch mine;
+      other = mine.block();
+    }).join();
+    EXPECT_NE(other, nullptr);
+    EXPECT_TRUE(other != a.block() && other != b.block() && other != c.block());
+    const Unpacked<Cluster> without_scratch(packed);  // every block taken
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*without_scratch, packed.Unpack()));
+  }
+  ArenaScratch again;
+  EXPECT_EQ(again.block(), first);
+  const Unpacked<Cluster> with_scratch(packed);  // the next block, reused
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*with_scratch, packed.Unpack()));
 }
 
 TEST(PackedTest, BytesAsReceivedAreKeptAsReceivedAndTheEmptyMessageIsEmpty) {

@@ -56,10 +56,6 @@ void SharedEvents::MakeJson() const {
   });
 }
 
-std::string SharedEvents::GatewayLine(int64_t watch_id) const {
-  return GatewayLinePieces(*this, watch_id).Joined();
-}
-
 etcdserverpb::WatchResponse WatchMessage::Response() const {
   if (!shared) return *own;
   etcdserverpb::WatchResponse response = shared->response();
@@ -78,14 +74,16 @@ etcdserverpb::WatchResponse WatchMessage::TakeResponse() && {
   return out;
 }
 
-std::string WatchMessage::GatewayLine() const { return GatewayLinePieces(*this).Joined(); }
-
-GatewayLinePieces::GatewayLinePieces(const SharedEvents& events, int64_t watch_id) { Init(events, watch_id); }
-
-void GatewayLinePieces::Init(const SharedEvents& events, int64_t watch_id) {
+GatewayLinePieces::GatewayLinePieces(const WatchMessage& message) {
+  if (!message.shared) {
+    own_ = absl::StrCat("{\"result\":", ToGatewayJson(*message.own), "}\n");
+    pieces_ = {own_, {}, {}};
+    return;
+  }
+  const SharedEvents& events = *message.shared;
   events.MakeJson();
   size_t id_size = 0;
-  if (watch_id != 0) {  // a zero id is not printed
+  if (const int64_t watch_id = message.watch_id; watch_id != 0) {  // a zero id is not printed
     constexpr absl::string_view kName = ",\"watch_id\":\"";
     char* const end = id_member_ + sizeof(id_member_);
     char* out = std::copy(kName.begin(), kName.end(), id_member_);
@@ -94,15 +92,6 @@ void GatewayLinePieces::Init(const SharedEvents& events, int64_t watch_id) {
     id_size = static_cast<size_t>(out - id_member_);
   }
   pieces_ = {events.json_head_, absl::string_view(id_member_, id_size), events.json_tail_};
-}
-
-GatewayLinePieces::GatewayLinePieces(const WatchMessage& message) {
-  if (message.shared) {
-    Init(*message.shared, message.watch_id);
-    return;
-  }
-  own_ = absl::StrCat("{\"result\":", ToGatewayJson(*message.own), "}\n");
-  pieces_ = {own_, {}, {}};
 }
 
 std::string GatewayLinePieces::Joined() const { return absl::StrCat(pieces_[0], pieces_[1], pieces_[2]); }

@@ -47,10 +47,6 @@ class SharedEvents {
   // The memory the entry holds, its JSON included: the cache's measure.
   size_t bytes() const { return bytes_; }
 
-  // The gateway's line for watcher `watch_id`: `{"result":<response as JSON>}\n`, byte for byte
-  // what ToGatewayJson gives for response() with that watch id.
-  std::string GatewayLine(int64_t watch_id) const;
-
  private:
   friend struct WatchMessage;
   friend class GatewayLinePieces;
@@ -78,17 +74,16 @@ struct WatchMessage {
   // The same, moved out of the events when they are `exclusive` (a revision too large for the
   // cache: a mesh's first sync is not built twice for a gRPC watcher).
   etcdserverpb::WatchResponse TakeResponse() &&;
-  std::string GatewayLine() const;               // the gateway's `{"result":…}\n`
 };
 
-// A message's gateway line as the pieces it is written from, not joined: for shared events, the
+// A message's gateway line, `{"result":<response as JSON>}\n` (byte for byte what ToGatewayJson
+// gives for its Response()), as the pieces it is written from, not joined: for shared events, the
 // entry's head and tail (one text for every watcher) with this watcher's `,"watch_id":"N"` between
 // them; a message of its own is one piece. A fan-out writes each watcher's line with one writev
 // and no copy. Refers to the message's events: valid while the message lives.
 class GatewayLinePieces {
  public:
   explicit GatewayLinePieces(const WatchMessage& message);
-  GatewayLinePieces(const SharedEvents& events, int64_t watch_id);
   GatewayLinePieces(const GatewayLinePieces&) = delete;
   GatewayLinePieces& operator=(const GatewayLinePieces&) = delete;
 
@@ -97,8 +92,6 @@ class GatewayLinePieces {
   std::string Joined() const;
 
  private:
-  void Init(const SharedEvents& events, int64_t watch_id);
-
   std::string own_;
   char id_member_[48];  // ,"watch_id":"<int64>"
   std::array<absl::string_view, 3> pieces_;

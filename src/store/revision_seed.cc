@@ -13,16 +13,18 @@ namespace agent::store {
 
 absl::StatusOr<int64_t> InitialRevision(const std::string& state_file, int64_t now_unix_ms) {
   int64_t saved = 0;
-  std::string text;
-  // No file: nothing saved yet. A file that cannot be read is an error, not a fresh start: the
-  // revisions it reserved could be handed out again.
-  const absl::Status read = state_file.empty() ? absl::NotFoundError("no state file") : ReadWholeFile(state_file, text);
-  if (!read.ok() && !absl::IsNotFound(read)) return read;
-  if (read.ok()) {
-    const absl::string_view content = absl::StripAsciiWhitespace(text);
-    if (!absl::SimpleAtoi(content, &saved) || saved < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(state_file, ": not a revision number (\"", content.substr(0, 40), "\")"));
+  if (!state_file.empty()) {
+    // No file: nothing saved yet. A file that cannot be read is an error, not a fresh start: the
+    // revisions it reserved could be handed out again.
+    std::string text;
+    if (absl::Status read = ReadWholeFile(state_file, text); !read.ok()) {
+      if (!absl::IsNotFound(read)) return read;
+    } else {
+      const absl::string_view content = absl::StripAsciiWhitespace(text);
+      if (!absl::SimpleAtoi(content, &saved) || saved < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(state_file, ": not a revision number (\"", content.substr(0, 40), "\")"));
+      }
     }
   }
   // +1: the saved revision was used; the next start must be strictly above it.

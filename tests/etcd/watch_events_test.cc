@@ -59,7 +59,7 @@ class WatchEventsTest : public ::testing::Test {
     for (auto& stream : streams) {
       while (auto message = stream->NextMessage()) {
         const WatchResponse response = message->Response();
-        EXPECT_EQ(message->GatewayLine(), PerWatcherLine(response));
+        EXPECT_EQ(GatewayLinePieces(*message).Joined(), PerWatcherLine(response));
         EXPECT_EQ(message->event_count(), static_cast<size_t>(response.events_size()));
         events += response.events_size();
       }
@@ -94,7 +94,7 @@ TEST_F(WatchEventsTest, WatcherIdZeroAndLargeIdsAreEncodedAsTheirOwnMessages) {
   ASSERT_NE(shared, nullptr);
   for (int64_t id : {int64_t{0}, int64_t{1}, int64_t{1} << 40}) {
     WatchMessage message{std::nullopt, shared, id};
-    EXPECT_EQ(message.GatewayLine(), PerWatcherLine(message.Response())) << id;
+    EXPECT_EQ(GatewayLinePieces(message).Joined(), PerWatcherLine(message.Response())) << id;
     EXPECT_EQ(message.Response().watch_id(), id);
   }
 }
@@ -187,7 +187,10 @@ TEST_F(WatchEventsTest, ThreadsShareOneEntryAndItsJson) {
   std::vector<std::string> lines(8);
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] { lines[i] = cache.Get(read.revisions[0], all, identity_)->GatewayLine(i + 1); });
+    threads.emplace_back([&, i] {
+      const WatchMessage message{std::nullopt, cache.Get(read.revisions[0], all, identity_), i + 1};
+      lines[i] = GatewayLinePieces(message).Joined();
+    });
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < 8; ++i) {
